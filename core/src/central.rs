@@ -1,0 +1,138 @@
+//! The final price (ALGORITHM.md step 11): the most central price point,
+//! the one with the smallest total distance to all others.
+
+/// A central value and the spread around it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Central {
+    /// The point with the smallest total distance to the others.
+    pub price: f64,
+    /// The median absolute deviation from `price`.
+    pub deviation: f64,
+    /// How many points lay in the range.
+    pub count: usize,
+}
+
+/// Why [`central`] found no value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CentralError {
+    /// No point lay strictly inside the range.
+    Empty,
+    /// More points lay in the range than `scratch` holds; this many.
+    ScratchFull(usize),
+}
+
+/// Finds the central point among the `prices` strictly inside `(lo, hi)`,
+/// using `scratch` to sort them.
+///
+/// The total distance of the `i`th smallest of `n` points is computed from
+/// prefix sums in ascending order, as the reference does, and the first
+/// index with the smallest distance wins.
+pub(crate) fn central(
+    prices: impl Iterator<Item = f64>,
+    lo: f64,
+    hi: f64,
+    scratch: &mut [f64],
+) -> Result<Central, CentralError> {
+    let mut n = 0;
+    for p in prices.filter(|&p| lo < p && p < hi) {
+        if let Some(slot) = scratch.get_mut(n) {
+            *slot = p;
+        }
+        n += 1;
+    }
+    let xs = scratch.get_mut(..n).ok_or(CentralError::ScratchFull(n))?;
+    if n == 0 {
+        return Err(CentralError::Empty);
+    }
+    // Positive finite floats order like their bit patterns, and integer
+    // comparisons sort faster.
+    xs.sort_unstable_by_key(|x| x.to_bits());
+
+    let total = xs.iter().fold(0.0, |acc, &x| acc + x);
+    let mut best = (f64::INFINITY, 0.0);
+    let mut prefix = 0.0;
+    for (i, &x) in xs.iter().enumerate() {
+        let left_sum = prefix;
+        prefix += x;
+        let right_sum = total - prefix;
+        let left = i as f64;
+        let right = (n - i - 1) as f64;
+        let dist = (x * left - left_sum) + (right_sum - x * right);
+        if dist < best.0 {
+            best = (dist, x);
+        }
+    }
+    let price = best.1;
+
+    for x in xs.iter_mut() {
+        *x = (*x - price).abs();
+    }
+    let deviation = median(xs);
+    Ok(Central {
+        price,
+        deviation,
+        count: n,
+    })
+}
+
+/// The median of a non-empty slice (mean of the two middle values for an
+/// even count); reorders the slice.
+fn median(xs: &mut [f64]) -> f64 {
+    let m = xs.len();
+    let (_, &mut upper, _) = xs.select_nth_unstable_by_key(m / 2, |x| x.to_bits());
+    if m % 2 == 1 {
+        return upper;
+    }
+    // After the selection the lower middle is the largest value on the left.
+    let lower = xs
+        .get(..m / 2)
+        .unwrap_or_default()
+        .iter()
+        .fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+    (lower + upper) / 2.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lower_median_and_deviation() {
+        let mut scratch = [0.0; 8];
+        let pts = [1.0, 2.0, 3.0, 4.0, 100.0, 0.5, 1000.0];
+        let c = central(pts.into_iter(), 0.9, 200.0, &mut scratch).unwrap();
+        // In range: 1 2 3 4 100; the middle is 3; deviations 2 1 0 1 97.
+        assert_eq!(
+            c,
+            Central {
+                price: 3.0,
+                deviation: 1.0,
+                count: 5
+            }
+        );
+        let c = central([1.0, 2.0, 3.0, 4.0].into_iter(), 0.0, 10.0, &mut scratch).unwrap();
+        // Even count: distances tie between 2 and 3, the first wins; deviations 1 0 1 2.
+        assert_eq!(
+            c,
+            Central {
+                price: 2.0,
+                deviation: 1.0,
+                count: 4
+            }
+        );
+    }
+
+    #[test]
+    fn errors() {
+        let mut scratch = [0.0; 2];
+        assert_eq!(
+            central([5.0].into_iter(), 5.0, 6.0, &mut scratch),
+            Err(CentralError::Empty)
+        );
+        let three = [1.0, 2.0, 3.0].into_iter();
+        assert_eq!(
+            central(three, 0.0, 9.0, &mut scratch),
+            Err(CentralError::ScratchFull(3))
+        );
+    }
+}

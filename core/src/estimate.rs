@@ -1,0 +1,188 @@
+//! Steps 7 to 11 from a histogram and its raw outputs to an [`Estimate`].
+
+use core::fmt;
+
+use crate::bins::BIN_COUNT;
+use crate::central::{central, Central, CentralError};
+use crate::confidence::confidence;
+use crate::histogram::Histogram;
+use crate::outputs::RawOutput;
+use crate::points::{Bands, PricePoint};
+use crate::rough::{rough_price, Rough};
+
+/// The central range is the rough price ±5%.
+const TIGHT: f64 = 0.05;
+/// Most centres [`Refinement::Recentre`] visits before it stops.
+const MAX_RECENTRES: usize = 64;
+
+/// How step 11 turns the first central value into the final price.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Refinement {
+    /// The first central value, as UTXOracle v9.1 prints it: its re-centring
+    /// loop tests membership in a set that already holds the value, so it
+    /// never runs.
+    #[default]
+    Reference,
+    /// The re-centring the reference's comments describe: move the ±5% range
+    /// to the last central value until a value repeats (at most 64 times).
+    Recentre,
+}
+
+/// What a run of outputs says about the price.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Estimate {
+    /// The final price in USD.
+    pub price: f64,
+    /// The rough price in USD (step 9).
+    pub rough: u32,
+    /// How much to trust `price`, from 0 to 1 (see [`crate::confidence`]).
+    pub confidence: f64,
+    /// Price points found (step 10).
+    pub points: usize,
+    /// Of those, the ones inside the final ±5% range.
+    pub points_in_range: usize,
+    /// Median absolute deviation of the points in range from `price`, in USD.
+    pub deviation: f64,
+    /// Outputs considered.
+    pub outputs: usize,
+    /// Details of the rough fit.
+    pub fit: Rough,
+}
+
+/// Why no estimate could be made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EstimateError {
+    /// No output amount fell in the histogram's kept range.
+    NoOutputs,
+    /// The stencils found no fit (every slide scored the same).
+    NoFit,
+    /// No price point lay within 5% of the rough price.
+    NoPricePoints,
+    /// The price-point storage was too small; this many slots are needed.
+    PointStorageFull(usize),
+    /// The scratch storage was too small; this many values are needed.
+    ScratchFull(usize),
+}
+
+impl fmt::Display for EstimateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoOutputs => f.write_str("no output amount in the histogram's range"),
+            Self::NoFit => f.write_str("the stencils found no fit in the histogram"),
+            Self::NoPricePoints => f.write_str("no price point within 5% of the rough price"),
+            Self::PointStorageFull(n) => write!(f, "price-point storage too small: {n} needed"),
+            Self::ScratchFull(n) => write!(f, "scratch storage too small: {n} needed"),
+        }
+    }
+}
+
+impl core::error::Error for EstimateError {}
+
+impl From<CentralError> for EstimateError {
+    fn from(e: CentralError) -> Self {
+        match e {
+            CentralError::Empty => Self::NoPricePoints,
+            CentralError::ScratchFull(n) => Self::ScratchFull(n),
+        }
+    }
+}
+
+/// Estimates the price from a histogram and the outputs it counted, in order.
+///
+/// `points` receives the price points of step 10 (their count is
+/// [`Estimate::points`]); `scratch` sorts the points of step 11. Both need
+/// room for every price point; a run gives about one per output.
+///
+/// # Errors
+/// Returns an [`EstimateError`] when the data hold no price or the lent
+/// storage is too small (the error says how much is needed).
+pub fn estimate(
+    histogram: &Histogram,
+    outputs: &[RawOutput],
+    refinement: Refinement,
+    points: &mut [PricePoint],
+    scratch: &mut [f64],
+) -> Result<Estimate, EstimateError> {
+    let mut curve = [0.0; BIN_COUNT];
+    if histogram.normalise_into(&mut curve) <= 0.0 {
+        return Err(EstimateError::NoOutputs);
+    }
+    let fit = rough_price(&curve).ok_or(EstimateError::NoFit)?;
+
+    let bands = Bands::new(fit.price);
+    let mut found = 0;
+    for output in outputs {
+        bands.points_of(output, |p| {
+            if let Some(slot) = points.get_mut(found) {
+                *slot = p;
+            }
+            found += 1;
+        });
+    }
+    let points = points
+        .get(..found)
+        .ok_or(EstimateError::PointStorageFull(found))?;
+    let prices = || points.iter().map(|p| p.price);
+
+    let rough = f64::from(fit.price);
+    let mut c = central(
+        prices(),
+        rough - TIGHT * rough,
+        rough + TIGHT * rough,
+        scratch,
+    )?;
+    if refinement == Refinement::Recentre {
+        c = recentre(c, prices, scratch)?;
+    }
+
+    Ok(Estimate {
+        price: c.price,
+        rough: fit.price,
+        confidence: confidence(&fit, &c),
+        points: found,
+        points_in_range: c.count,
+        deviation: c.deviation,
+        outputs: outputs.len(),
+        fit,
+    })
+}
+
+fn recentre<I: Iterator<Item = f64>>(
+    mut c: Central,
+    prices: impl Fn() -> I,
+    scratch: &mut [f64],
+) -> Result<Central, EstimateError> {
+    let mut visited = [0.0; MAX_RECENTRES];
+    for i in 0..MAX_RECENTRES {
+        if visited.get(..i).is_some_and(|v| v.contains(&c.price)) {
+            break;
+        }
+        if let Some(v) = visited.get_mut(i) {
+            *v = c.price;
+        }
+        let p = c.price;
+        c = central(prices(), p - TIGHT * p, p + TIGHT * p, scratch)?;
+    }
+    Ok(c)
+}
+
+/// The chart's vertical half-range, as a fraction of `price`, from the
+/// spread of the points within ±10% of it (the reference's axis rule).
+///
+/// # Errors
+/// Returns an [`EstimateError`] when no point lies in that range or
+/// `scratch` cannot hold them.
+pub fn chart_half_range(
+    points: &[PricePoint],
+    price: f64,
+    scratch: &mut [f64],
+) -> Result<f64, EstimateError> {
+    const MEDIUM: f64 = 0.1;
+    let (lo, hi) = (price - MEDIUM * price, price + MEDIUM * price);
+    let c = central(points.iter().map(|p| p.price), lo, hi, scratch)?;
+    let dev_pct = c.deviation / (hi - lo);
+    let range = 0.05 + (dev_pct - 0.17) * ((0.15 - 0.05) / (0.20 - 0.17));
+    Ok(range.clamp(0.05, 0.2))
+}

@@ -1,0 +1,164 @@
+//! Price points (ALGORITHM.md step 10): every output near a round USD amount
+//! at the rough price, unless it is a round BTC amount, becomes a point.
+
+use crate::outputs::RawOutput;
+
+/// Round USD amounts, in the order points are emitted.
+pub const USD_AMOUNTS: [f64; 14] = [
+    5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 40.0, 50.0, 100.0, 150.0, 200.0, 300.0, 500.0, 1000.0,
+];
+/// An output counts for a USD amount within ±25% of it at the rough price.
+const WIDE: f64 = 0.25;
+/// An output within ±0.01% of a micro round BTC amount is left out.
+const MICRO: f64 = 0.0001;
+
+/// A price point: a USD amount divided by the BTC amount that paid it.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct PricePoint {
+    /// USD per BTC.
+    pub price: f64,
+    /// Height of the output's block.
+    pub height: u32,
+    /// Time of the output's block (Unix seconds).
+    pub time: u32,
+}
+
+/// Number of micro round amounts the reference's loops produce.
+const MICRO_COUNT: usize = micro_amounts().1;
+
+/// The open intervals `(r - 0.0001 r, r + 0.0001 r)` around each micro round
+/// amount `r`, ascending and disjoint (tested), so one binary search finds
+/// the only interval that can hold an amount.
+static MICRO_INTERVALS: [(f64, f64); MICRO_COUNT] = micro_intervals();
+
+/// Builds the micro round amounts by repeated `f64` addition, exactly as the
+/// reference does: the accumulated rounding decides where each loop stops.
+const fn micro_amounts() -> ([f64; 512], usize) {
+    const RANGES: [(f64, f64, f64); 5] = [
+        (0.00005, 0.00001, 0.0001),
+        (0.0001, 0.00001, 0.001),
+        (0.001, 0.0001, 0.01),
+        (0.01, 0.001, 0.1),
+        (0.1, 0.01, 1.0),
+    ];
+    let mut out = [0.0; 512];
+    let mut n = 0;
+    let mut k = 0;
+    while k < RANGES.len() {
+        let (start, step, end) = RANGES[k];
+        let mut r = start;
+        while r < end {
+            out[n] = r;
+            n += 1;
+            r += step;
+        }
+        k += 1;
+    }
+    (out, n)
+}
+
+const fn micro_intervals() -> [(f64, f64); MICRO_COUNT] {
+    let (amounts, _) = micro_amounts();
+    let mut out = [(0.0, 0.0); MICRO_COUNT];
+    let mut i = 0;
+    while i < MICRO_COUNT {
+        let r = amounts[i];
+        out[i] = (r - MICRO * r, r + MICRO * r);
+        i += 1;
+    }
+    out
+}
+
+/// Returns true when `btc` lies strictly inside the band of a micro round amount.
+pub fn is_micro_round(btc: f64) -> bool {
+    // The last interval whose lower bound is below `btc` is the only candidate.
+    let after = MICRO_INTERVALS.partition_point(|&(lo, _)| lo < btc);
+    after
+        .checked_sub(1)
+        .and_then(|i| MICRO_INTERVALS.get(i))
+        .is_some_and(|&(_, hi)| btc < hi)
+}
+
+/// The BTC band `(lo, hi)` of each USD amount at a rough price.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Bands([(f64, f64); USD_AMOUNTS.len()]);
+
+impl Bands {
+    pub(crate) fn new(rough: u32) -> Self {
+        let mut bands = [(0.0, 0.0); USD_AMOUNTS.len()];
+        for (band, usd) in bands.iter_mut().zip(USD_AMOUNTS) {
+            let btc = usd / f64::from(rough);
+            *band = (btc - WIDE * btc, btc + WIDE * btc);
+        }
+        Self(bands)
+    }
+
+    /// Calls `emit` with each price point of `output`, in USD-amount order.
+    pub(crate) fn points_of(&self, output: &RawOutput, mut emit: impl FnMut(PricePoint)) {
+        let btc = output.btc();
+        let mut micro = None;
+        for (&(lo, hi), usd) in self.0.iter().zip(USD_AMOUNTS) {
+            if lo < btc && btc < hi && !*micro.get_or_insert_with(|| is_micro_round(btc)) {
+                emit(PricePoint {
+                    price: usd / btc,
+                    height: output.height,
+                    time: output.time,
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn micro_amounts_match_the_reference_loops() {
+        // Five loops of nominally 5, 90, 90, 90 and 90 steps; accumulated
+        // rounding may add one step to a loop, and the reference keeps it.
+        let (amounts, n) = micro_amounts();
+        assert!((365..=370).contains(&n), "{n}");
+        assert_eq!(amounts[0], 0.00005);
+        assert!(amounts[..n].windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn micro_intervals_are_ascending_and_disjoint() {
+        assert!(MICRO_INTERVALS.windows(2).all(|w| w[0].1 <= w[1].0));
+        assert!(MICRO_INTERVALS.iter().all(|&(lo, hi)| lo < hi));
+    }
+
+    #[test]
+    fn binary_search_agrees_with_a_linear_scan() {
+        let linear = |v: f64| MICRO_INTERVALS.iter().any(|&(lo, hi)| lo < v && v < hi);
+        for sats in (1..2_000_000u64)
+            .step_by(7)
+            .chain([5000, 10_000, 100_000, 1_000_000])
+        {
+            let v = sats as f64 / 1e8;
+            assert_eq!(is_micro_round(v), linear(v), "{sats}");
+        }
+        assert!(is_micro_round(0.001));
+        assert!(!is_micro_round(0.00123456));
+    }
+
+    #[test]
+    fn an_output_can_emit_several_points() {
+        let bands = Bands::new(40_000);
+        // 0.000618 BTC is $24.72 at $40k: inside the $20, $25 and $30 bands.
+        let out = RawOutput {
+            sats: 61_800,
+            height: 7,
+            time: 9,
+        };
+        let mut got = [0.0; 3];
+        let mut n = 0;
+        bands.points_of(&out, |p| {
+            got[n] = p.price;
+            n += 1;
+        });
+        assert_eq!(n, 3);
+        assert_eq!(got, [20.0 / 0.000618, 25.0 / 0.000618, 30.0 / 0.000618]);
+    }
+}

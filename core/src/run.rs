@@ -1,0 +1,194 @@
+//! A consensus run: blocks in, their used outputs counted (ALGORITHM.md
+//! step 6), then an estimate of the whole run.
+
+use core::fmt;
+
+use crate::block::Block;
+use crate::error::ParseError;
+use crate::estimate::{estimate, Estimate, EstimateError, Refinement};
+use crate::filter::TxFilter;
+use crate::histogram::Histogram;
+use crate::outputs::{OutputLog, RawOutput};
+use crate::points::PricePoint;
+use crate::seen::TxidSet;
+use crate::txid::Txid;
+use crate::CapacityError;
+
+/// Counts of what a run has taken in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RunStats {
+    /// Blocks added.
+    pub blocks: u32,
+    /// Transactions seen, all of them.
+    pub txs: u64,
+    /// Transactions that passed the filters.
+    pub used_txs: u64,
+    /// Outputs counted in the histogram.
+    pub outputs: u64,
+}
+
+/// Why a block could not be added to a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RunError {
+    /// The block's bytes are malformed.
+    Parse(ParseError),
+    /// The lent storage cannot take the block.
+    Capacity(CapacityError),
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Parse(e) => write!(f, "malformed block: {e}"),
+            Self::Capacity(e) => e.fmt(f),
+        }
+    }
+}
+
+impl core::error::Error for RunError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Self::Parse(e) => Some(e),
+            Self::Capacity(e) => Some(e),
+        }
+    }
+}
+
+impl From<ParseError> for RunError {
+    fn from(e: ParseError) -> Self {
+        Self::Parse(e)
+    }
+}
+
+impl From<CapacityError> for RunError {
+    fn from(e: CapacityError) -> Self {
+        Self::Capacity(e)
+    }
+}
+
+/// The state of a consensus run over a sequence of blocks.
+///
+/// The histogram lives inside (9.6 KiB); the run-sized storage is lent:
+/// a slice of txid slots for the seen set (size it with
+/// [`TxidSet::slots_for`] of the run's transaction count) and a slice for
+/// the used outputs (at most two per transaction).
+#[derive(Debug)]
+pub struct Run<'s> {
+    histogram: Histogram,
+    seen: TxidSet<'s>,
+    outputs: OutputLog<'s>,
+    stats: RunStats,
+}
+
+impl<'s> Run<'s> {
+    /// Starts an empty run over lent storage.
+    pub fn new(txid_slots: &'s mut [Txid], outputs: &'s mut [RawOutput]) -> Self {
+        Self {
+            histogram: Histogram::new(),
+            seen: TxidSet::new(txid_slots),
+            outputs: OutputLog::new(outputs),
+            stats: RunStats::default(),
+        }
+    }
+
+    /// Parses `bytes` as one block and adds it (see [`Run::add_block`]).
+    ///
+    /// # Errors
+    /// Returns [`RunError::Parse`] for malformed bytes and
+    /// [`RunError::Capacity`] when storage runs short; the run is unchanged then.
+    pub fn add_block_bytes(&mut self, bytes: &[u8], height: u32) -> Result<(), RunError> {
+        let block = Block::parse(bytes)?;
+        Ok(self.add_block(&block, height)?)
+    }
+
+    /// Adds a block's transactions, in order, as the block at `height`.
+    ///
+    /// A block goes in whole or not at all: storage is checked for the worst
+    /// case (every txid new, two outputs per transaction) before anything
+    /// changes.
+    ///
+    /// # Errors
+    /// Returns a [`CapacityError`] when the lent storage might not take the
+    /// whole block; the run is unchanged then.
+    pub fn add_block(&mut self, block: &Block<'_>, height: u32) -> Result<(), CapacityError> {
+        let n = block.tx_count();
+        if self.seen.room() < n {
+            return Err(CapacityError::Txids);
+        }
+        if self.outputs.room() < n.saturating_mul(2) {
+            return Err(CapacityError::Outputs);
+        }
+        let mut filter = TxFilter::new(self, height, block.header().time());
+        block.visit_transactions(&mut filter);
+        self.stats.blocks += 1;
+        Ok(())
+    }
+
+    /// Takes in one transaction's verdict from the filter: records its txid,
+    /// applies the same-day rule and counts its outputs if it is used.
+    pub(crate) fn take(
+        &mut self,
+        txid: &Txid,
+        candidate: Option<(&[&[u8; 32]], [u64; 2])>,
+        at: (u32, u32),
+    ) {
+        self.stats.txs += 1;
+        // Room was checked for the whole block, so neither can fail here.
+        let _ = self.seen.insert(txid);
+        let Some((prevouts, values)) = candidate else {
+            return;
+        };
+        if prevouts.iter().any(|p| self.seen.contains(p)) {
+            return;
+        }
+        self.stats.used_txs += 1;
+        for sats in values {
+            let output = RawOutput {
+                sats,
+                height: at.0,
+                time: at.1,
+            };
+            let btc = output.btc();
+            // Strict bounds, in BTC, as the reference writes them.
+            if 1e-5 < btc && btc < 1e5 && self.outputs.push(output).is_ok() {
+                self.histogram.add(btc);
+                self.stats.outputs += 1;
+            }
+        }
+    }
+
+    /// Returns the histogram so far.
+    pub const fn histogram(&self) -> &Histogram {
+        &self.histogram
+    }
+
+    /// Returns the used outputs so far, in block and transaction order.
+    pub fn outputs(&self) -> &[RawOutput] {
+        self.outputs.as_slice()
+    }
+
+    /// Returns the counts so far.
+    pub const fn stats(&self) -> RunStats {
+        self.stats
+    }
+
+    /// Returns the set of txids seen so far.
+    pub const fn seen(&self) -> &TxidSet<'s> {
+        &self.seen
+    }
+
+    /// Estimates the price of the run so far (see [`estimate`]).
+    ///
+    /// # Errors
+    /// Returns an [`EstimateError`] when the run holds no price or the lent
+    /// storage is too small.
+    pub fn estimate(
+        &self,
+        refinement: Refinement,
+        points: &mut [PricePoint],
+        scratch: &mut [f64],
+    ) -> Result<Estimate, EstimateError> {
+        estimate(&self.histogram, self.outputs(), refinement, points, scratch)
+    }
+}

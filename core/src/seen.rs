@@ -1,0 +1,144 @@
+//! The run's set of seen txids: an open-addressing hash table in storage
+//! lent by the caller.
+
+use crate::txid::Txid;
+use crate::CapacityError;
+
+/// A set of txids in a caller's slice of slots.
+///
+/// Txids are already uniform hashes, so their first eight bytes pick the
+/// slot; collisions probe linearly. An all-zero slot is empty, and the one
+/// txid that is all zeros is remembered apart. The set holds at most 7/8 of
+/// its slots, which keeps probes short; [`TxidSet::slots_for`] sizes storage.
+#[derive(Debug)]
+pub struct TxidSet<'s> {
+    slots: &'s mut [Txid],
+    len: usize,
+    has_zero: bool,
+}
+
+impl<'s> TxidSet<'s> {
+    /// Creates an empty set over `storage`, clearing it.
+    pub fn new(storage: &'s mut [Txid]) -> Self {
+        storage.fill(Txid::default());
+        Self {
+            slots: storage,
+            len: 0,
+            has_zero: false,
+        }
+    }
+
+    /// Returns a slot count that holds `txids` at a load of one half, where
+    /// lookups cost about 1.5 probes.
+    pub const fn slots_for(txids: usize) -> usize {
+        txids.saturating_mul(2).saturating_add(1)
+    }
+
+    /// Returns the most txids this storage accepts.
+    pub fn capacity(&self) -> usize {
+        self.slots.len() - self.slots.len() / 8
+    }
+
+    /// Returns the number of txids in the set.
+    pub const fn len(&self) -> usize {
+        self.len + self.has_zero as usize
+    }
+
+    /// Returns true when the set holds no txid.
+    pub const fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Returns how many more txids fit.
+    pub fn room(&self) -> usize {
+        self.capacity().saturating_sub(self.len)
+    }
+
+    /// Adds `txid`; returns false if it was already present.
+    ///
+    /// # Errors
+    /// Returns [`CapacityError::Txids`] when the set is at capacity.
+    pub fn insert(&mut self, txid: &Txid) -> Result<bool, CapacityError> {
+        if is_zero(&txid.0) {
+            return Ok(!core::mem::replace(&mut self.has_zero, true));
+        }
+        let slot = self.find(&txid.0).ok_or(CapacityError::Txids)?;
+        if self.slots.get(slot).is_some_and(|s| s == txid) {
+            return Ok(false);
+        }
+        if self.len >= self.capacity() {
+            return Err(CapacityError::Txids);
+        }
+        if let Some(s) = self.slots.get_mut(slot) {
+            *s = *txid;
+            self.len += 1;
+        }
+        Ok(true)
+    }
+
+    /// Returns true when `txid` (internal byte order) is in the set.
+    pub fn contains(&self, txid: &[u8; 32]) -> bool {
+        if is_zero(txid) {
+            return self.has_zero;
+        }
+        self.find(txid)
+            .and_then(|i| self.slots.get(i))
+            .is_some_and(|s| &s.0 == txid)
+    }
+
+    /// Returns the slot holding `txid`, or the empty slot where it would go.
+    fn find(&self, txid: &[u8; 32]) -> Option<usize> {
+        let n = self.slots.len();
+        let mut key = [0u8; 8];
+        key.copy_from_slice(txid.get(..8)?);
+        // Multiply-shift maps the key onto any slot count, not only powers of two.
+        let start = ((u128::from(u64::from_le_bytes(key)) * n as u128) >> 64) as usize;
+        let (tail, head) = (self.slots.get(start..)?, self.slots.get(..start)?);
+        tail.iter()
+            .chain(head)
+            .position(|s| &s.0 == txid || is_zero(&s.0))
+            .map(|i| (start + i) % n)
+    }
+}
+
+fn is_zero(bytes: &[u8; 32]) -> bool {
+    bytes.iter().all(|&b| b == 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn txid(n: u64) -> Txid {
+        // Spread like real txids: run the counter through SHA-256.
+        Txid(crate::txid::sha256d(&[&n.to_le_bytes()]))
+    }
+
+    #[test]
+    fn inserts_and_finds() {
+        let mut storage = [Txid::default(); 23];
+        let mut set = TxidSet::new(&mut storage);
+        assert_eq!(set.capacity(), 21);
+        for n in 0..21 {
+            assert_eq!(set.insert(&txid(n)), Ok(true));
+        }
+        assert_eq!(set.insert(&txid(3)), Ok(false));
+        assert_eq!(set.insert(&txid(99)), Err(CapacityError::Txids));
+        assert_eq!(set.len(), 21);
+        assert!((0..21).all(|n| set.contains(&txid(n).0)));
+        assert!(!(21..200).any(|n| set.contains(&txid(n).0)));
+    }
+
+    #[test]
+    fn the_zero_txid_needs_no_slot() {
+        let mut storage = [];
+        let mut set = TxidSet::new(&mut storage);
+        assert!(!set.contains(&[0; 32]));
+        assert_eq!(set.insert(&Txid([0; 32])), Ok(true));
+        assert_eq!(set.insert(&Txid([0; 32])), Ok(false));
+        assert!(set.contains(&[0; 32]));
+        assert_eq!(set.len(), 1);
+        assert_eq!(set.insert(&txid(1)), Err(CapacityError::Txids));
+        assert!(!set.contains(&txid(1).0));
+    }
+}
