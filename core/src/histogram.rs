@@ -138,17 +138,17 @@ mod tests {
         for _ in 0..30 {
             h.add(mid(601)); // a round bin: replaced by its neighbours' mean
         }
-        for _ in 0..1000 {
-            h.add(mid(1000));
+        for _ in 0..10_000 {
+            h.add(mid(1010));
         }
         h.add(mid(5)); // outside the kept range
         let mut curve = [0.0; BIN_COUNT];
         let sum = h.normalise_into(&mut curve);
-        assert_eq!(sum, 10.0 + 5.0 + 1000.0);
+        assert_eq!(sum, 10.0 + 5.0 + 10_000.0);
         assert_eq!(curve[5], 0.0);
-        assert_eq!(curve[600], 10.0 / 1015.0);
-        assert_eq!(curve[601], 5.0 / 1015.0);
-        assert_eq!(curve[1000], CAP);
+        assert_eq!(curve[600], 10.0 / 10_015.0);
+        assert_eq!(curve[601], 5.0 / 10_015.0);
+        assert_eq!(curve[1010], CAP);
     }
 
     #[test]

@@ -27,9 +27,25 @@ pub struct PricePoint {
 const MICRO_COUNT: usize = micro_amounts().1;
 
 /// The open intervals `(r - 0.0001 r, r + 0.0001 r)` around each micro round
-/// amount `r`, ascending and disjoint (tested), so one binary search finds
-/// the only interval that can hold an amount.
+/// amount `r`, in ascending order. Some overlap: accumulated rounding ends
+/// the first loop just below 0.0001, where the second loop starts.
 static MICRO_INTERVALS: [(f64, f64); MICRO_COUNT] = micro_intervals();
+
+/// Number of disjoint intervals in the union of [`MICRO_INTERVALS`].
+const MICRO_UNION_COUNT: usize = micro_union().1;
+
+/// The union of [`MICRO_INTERVALS`] as disjoint open intervals, ascending,
+/// so one binary search finds the only interval that can hold an amount.
+static MICRO_UNION: [(f64, f64); MICRO_UNION_COUNT] = {
+    let (all, _) = micro_union();
+    let mut out = [(0.0, 0.0); MICRO_UNION_COUNT];
+    let mut i = 0;
+    while i < MICRO_UNION_COUNT {
+        out[i] = all[i];
+        i += 1;
+    }
+    out
+};
 
 /// Builds the micro round amounts by repeated `f64` addition, exactly as the
 /// reference does: the accumulated rounding decides where each loop stops.
@@ -69,13 +85,34 @@ const fn micro_intervals() -> [(f64, f64); MICRO_COUNT] {
     out
 }
 
+/// Merges overlapping open intervals. Two that only touch (`hi == lo`) stay
+/// apart: the shared end belongs to neither.
+const fn micro_union() -> ([(f64, f64); MICRO_COUNT], usize) {
+    let mut out = [(0.0, 0.0); MICRO_COUNT];
+    let mut n = 0;
+    let mut i = 0;
+    while i < MICRO_COUNT {
+        let (lo, hi) = MICRO_INTERVALS[i];
+        if n > 0 && lo < out[n - 1].1 {
+            if hi > out[n - 1].1 {
+                out[n - 1].1 = hi;
+            }
+        } else {
+            out[n] = (lo, hi);
+            n += 1;
+        }
+        i += 1;
+    }
+    (out, n)
+}
+
 /// Returns true when `btc` lies strictly inside the band of a micro round amount.
 pub fn is_micro_round(btc: f64) -> bool {
     // The last interval whose lower bound is below `btc` is the only candidate.
-    let after = MICRO_INTERVALS.partition_point(|&(lo, _)| lo < btc);
+    let after = MICRO_UNION.partition_point(|&(lo, _)| lo < btc);
     after
         .checked_sub(1)
-        .and_then(|i| MICRO_INTERVALS.get(i))
+        .and_then(|i| MICRO_UNION.get(i))
         .is_some_and(|&(_, hi)| btc < hi)
 }
 
@@ -124,20 +161,32 @@ mod tests {
     }
 
     #[test]
-    fn micro_intervals_are_ascending_and_disjoint() {
-        assert!(MICRO_INTERVALS.windows(2).all(|w| w[0].1 <= w[1].0));
-        assert!(MICRO_INTERVALS.iter().all(|&(lo, hi)| lo < hi));
+    fn micro_union_is_ascending_and_disjoint() {
+        assert!(MICRO_INTERVALS.windows(2).all(|w| w[0].0 <= w[1].0));
+        assert!(MICRO_UNION.windows(2).all(|w| w[0].1 <= w[1].0));
+        assert!(MICRO_UNION.iter().all(|&(lo, hi)| lo < hi));
+        // The overlap at 0.0001 is real: the union is smaller than the list.
+        assert!(MICRO_UNION_COUNT < MICRO_COUNT);
     }
 
     #[test]
     fn binary_search_agrees_with_a_linear_scan() {
         let linear = |v: f64| MICRO_INTERVALS.iter().any(|&(lo, hi)| lo < v && v < hi);
-        for sats in (1..2_000_000u64)
-            .step_by(7)
-            .chain([5000, 10_000, 100_000, 1_000_000])
-        {
-            let v = sats as f64 / 1e8;
-            assert_eq!(is_micro_round(v), linear(v), "{sats}");
+        // Every sat amount up to 0.02 BTC, a coarser walk to 1 BTC, and the
+        // exact ends of every interval with their neighbouring floats.
+        let ends = MICRO_INTERVALS.iter().flat_map(|&(lo, hi)| {
+            [lo, hi]
+                .map(f64::to_bits)
+                .into_iter()
+                .flat_map(|b| [b - 1, b, b + 1])
+                .map(f64::from_bits)
+        });
+        let amounts = (1..2_000_000u64)
+            .chain((2_000_000..100_000_000).step_by(997))
+            .map(|sats| sats as f64 / 1e8)
+            .chain(ends);
+        for v in amounts {
+            assert_eq!(is_micro_round(v), linear(v), "{v}");
         }
         assert!(is_micro_round(0.001));
         assert!(!is_micro_round(0.00123456));

@@ -62,8 +62,11 @@ mod tests {
             let d = x as f64 - 411.0;
             let exp_part = -(d * d) / (2.0 * 201.0 * 201.0);
             let expected = 0.00150 * libm::pow(2.718281828459045, exp_part) + 0.0000005 * x as f64;
+            // libm's pow may differ from glibc's by one ulp, and the scaling
+            // and the sum can carry that to two; CI checks the exact bits by
+            // rerunning the generator on glibc.
             let ulps = s.to_bits().abs_diff(expected.to_bits());
-            assert!(ulps <= 1, "x={x}: {s} vs {expected}");
+            assert!(ulps <= 2, "x={x}: {s} vs {expected}");
         }
     }
 

@@ -27,3 +27,21 @@ fn block_702861_matches_the_reference() {
     assert_eq!(e.rough, 42880);
     assert!((e.price - 42951.636457).abs() < 1e-6, "{}", e.price);
 }
+
+#[test]
+fn block_702861_confidence_is_reported_in_range() {
+    let e = run_block_702861(Refinement::Reference);
+    // One block is a thin day: support and tightness keep it below a full day's.
+    assert!(e.confidence > 0.5 && e.confidence < 0.9, "{}", e.confidence);
+}
+
+#[test]
+fn recentring_is_an_option_that_stays_near_the_reference() {
+    let e = run_block_702861(Refinement::Recentre);
+    assert_eq!(e.rough, 42880);
+    assert!(
+        (e.price - 42951.636457).abs() < 0.01 * 42951.0,
+        "{}",
+        e.price
+    );
+}
