@@ -32,7 +32,10 @@ fn assert_same_tx(ours: &Transaction<'_>, theirs: &bitcoin::Transaction) {
     for (a, b) in ours.outputs().zip(&theirs.output) {
         assert_eq!(a.value, b.value.to_sat());
         assert_eq!(a.script_pubkey, b.script_pubkey.as_bytes());
-        assert_eq!(a.is_op_return(), b.script_pubkey.as_bytes().first() == Some(&0x6a));
+        assert_eq!(
+            a.is_op_return(),
+            b.script_pubkey.as_bytes().first() == Some(&0x6a)
+        );
     }
     assert_eq!(ours.outputs().count(), theirs.output.len());
     if ours.is_segwit() {
@@ -43,7 +46,10 @@ fn assert_same_tx(ours: &Transaction<'_>, theirs: &bitcoin::Transaction) {
     } else {
         assert_eq!(ours.witnesses().count(), 0);
     }
-    assert_eq!(ours.txid().as_bytes(), theirs.compute_txid().as_byte_array());
+    assert_eq!(
+        ours.txid().as_bytes(),
+        theirs.compute_txid().as_byte_array()
+    );
 }
 
 /// Parses `bytes` as a transaction both ways; they must agree on
@@ -57,7 +63,10 @@ fn differential_tx(bytes: &[u8]) {
             assert_same_tx(tx, btx);
         }
         (Err(_), Err(_)) => {}
-        _ => panic!("disagree on {}: ours {ours:?}, theirs {theirs:?}", hex(bytes)),
+        _ => panic!(
+            "disagree on {}: ours {ours:?}, theirs {theirs:?}",
+            hex(bytes)
+        ),
     }
     // Whole-input parsing, as `deserialize` does it, also agrees.
     assert_eq!(
@@ -88,7 +97,10 @@ fn differential_block(bytes: &[u8]) {
             assert_eq!(b.transactions().count(), bb.txdata.len());
         }
         (Err(_), Err(_)) => {}
-        _ => panic!("disagree on a block: ours {ours:?}, theirs {:?}", theirs.as_ref().err()),
+        _ => panic!(
+            "disagree on a block: ours {ours:?}, theirs {:?}",
+            theirs.as_ref().err()
+        ),
     }
 }
 
@@ -99,7 +111,11 @@ fn hex(bytes: &[u8]) -> String {
 /// Every transaction of block 702861, by its serialisation.
 fn real_txs() -> Vec<Vec<u8>> {
     let block: bitcoin::Block = deserialize(block_702861()).unwrap();
-    block.txdata.iter().map(bitcoin::consensus::serialize).collect()
+    block
+        .txdata
+        .iter()
+        .map(bitcoin::consensus::serialize)
+        .collect()
 }
 
 #[test]
@@ -128,8 +144,15 @@ fn block_702861_whole() {
 #[test]
 fn every_truncation_of_a_segwit_and_a_legacy_transaction() {
     let txs = real_txs();
-    let segwit = txs.iter().find(|t| Transaction::parse(t).unwrap().is_segwit()).unwrap();
-    let legacy = txs.iter().skip(1).find(|t| !Transaction::parse(t).unwrap().is_segwit()).unwrap();
+    let segwit = txs
+        .iter()
+        .find(|t| Transaction::parse(t).unwrap().is_segwit())
+        .unwrap();
+    let legacy = txs
+        .iter()
+        .skip(1)
+        .find(|t| !Transaction::parse(t).unwrap().is_segwit())
+        .unwrap();
     for tx in [segwit, legacy] {
         for len in 0..=tx.len() {
             differential_tx(&tx[..len]);
