@@ -85,7 +85,7 @@ fn parse(c: &mut Criterion) {
     let bytes = block();
     let mut g = group(c, "parse");
     g.bench_function("fiatline", |b| {
-        b.iter(|| Block::parse(black_box(bytes)).unwrap().tx_count())
+        b.iter(|| Block::parse(black_box(bytes)).unwrap().tx_count());
     });
     g.bench_function("bitcoin_slices", |b| {
         b.iter(|| {

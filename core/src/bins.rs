@@ -78,12 +78,9 @@ mod tests {
 
     #[test]
     fn exact_edges_open_their_own_bin() {
-        for i in 1..BIN_COUNT {
-            assert_eq!(bin_of(BIN_EDGES[i]), Some(i));
-            assert_eq!(
-                bin_of(f64::from_bits(BIN_EDGES[i].to_bits() - 1)),
-                Some(i - 1)
-            );
+        for (i, &e) in BIN_EDGES.iter().enumerate().skip(1) {
+            assert_eq!(bin_of(e), Some(i));
+            assert_eq!(bin_of(f64::from_bits(e.to_bits() - 1)), Some(i - 1));
         }
     }
 

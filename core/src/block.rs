@@ -22,53 +22,53 @@ impl<'a> Header<'a> {
     }
 
     /// Returns the header's bytes.
-    pub const fn as_bytes(&self) -> &'a [u8; HEADER_LEN] {
+    pub const fn as_bytes(self) -> &'a [u8; HEADER_LEN] {
         self.0
     }
 
     /// Returns the version field.
-    pub fn version(&self) -> i32 {
+    pub fn version(self) -> i32 {
         i32::from_le_bytes(self.word(0))
     }
 
     /// Returns the previous block's hash (internal byte order).
-    pub fn prev_blockhash(&self) -> &'a [u8; 32] {
+    pub fn prev_blockhash(self) -> &'a [u8; 32] {
         self.hash_at(4)
     }
 
     /// Returns the merkle root (internal byte order).
-    pub fn merkle_root(&self) -> &'a [u8; 32] {
+    pub fn merkle_root(self) -> &'a [u8; 32] {
         self.hash_at(36)
     }
 
     /// Returns the block time (Unix seconds, as the miner set it).
-    pub fn time(&self) -> u32 {
+    pub fn time(self) -> u32 {
         u32::from_le_bytes(self.word(68))
     }
 
     /// Returns the compact difficulty target.
-    pub fn bits(&self) -> u32 {
+    pub fn bits(self) -> u32 {
         u32::from_le_bytes(self.word(72))
     }
 
     /// Returns the nonce.
-    pub fn nonce(&self) -> u32 {
+    pub fn nonce(self) -> u32 {
         u32::from_le_bytes(self.word(76))
     }
 
     /// Computes the block hash (internal byte order).
-    pub fn block_hash(&self) -> [u8; 32] {
+    pub fn block_hash(self) -> [u8; 32] {
         sha256d(&[self.0])
     }
 
-    fn hash_at(&self, at: usize) -> &'a [u8; 32] {
+    fn hash_at(self, at: usize) -> &'a [u8; 32] {
         self.0
             .get(at..at + 32)
             .and_then(|h| h.try_into().ok())
             .unwrap_or(&[0; 32])
     }
 
-    fn word(&self, at: usize) -> [u8; 4] {
+    fn word(self, at: usize) -> [u8; 4] {
         self.0
             .get(at..at + 4)
             .and_then(|w| w.try_into().ok())

@@ -105,6 +105,7 @@ pub fn estimate(
     points: &mut [PricePoint],
     scratch: &mut [f64],
 ) -> Result<Estimate, EstimateError> {
+    // 19 KiB of stack, stated in the crate's memory budget.
     let mut curve = [0.0; BIN_COUNT];
     if histogram.normalise_into(&mut curve) <= 0.0 {
         return Err(EstimateError::NoOutputs);

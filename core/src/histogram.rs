@@ -131,7 +131,7 @@ mod tests {
     #[test]
     fn normalisation_smooths_round_bins_and_caps() {
         let mut h = Histogram::new();
-        let mid = |i: usize| (edge(i).unwrap() + edge(i + 1).unwrap()) / 2.0;
+        let mid = |i: usize| f64::midpoint(edge(i).unwrap(), edge(i + 1).unwrap());
         for _ in 0..10 {
             h.add(mid(600));
         }

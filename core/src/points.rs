@@ -36,6 +36,7 @@ const MICRO_UNION_COUNT: usize = micro_union().1;
 
 /// The union of [`MICRO_INTERVALS`] as disjoint open intervals, ascending,
 /// so one binary search finds the only interval that can hold an amount.
+#[allow(clippy::indexing_slicing)] // evaluated at compile time
 static MICRO_UNION: [(f64, f64); MICRO_UNION_COUNT] = {
     let (all, _) = micro_union();
     let mut out = [(0.0, 0.0); MICRO_UNION_COUNT];
@@ -49,6 +50,8 @@ static MICRO_UNION: [(f64, f64); MICRO_UNION_COUNT] = {
 
 /// Builds the micro round amounts by repeated `f64` addition, exactly as the
 /// reference does: the accumulated rounding decides where each loop stops.
+// Evaluated at compile time: an index out of bounds fails the build.
+#[allow(clippy::indexing_slicing)]
 const fn micro_amounts() -> ([f64; 512], usize) {
     const RANGES: [(f64, f64, f64); 5] = [
         (0.00005, 0.00001, 0.0001),
@@ -73,6 +76,8 @@ const fn micro_amounts() -> ([f64; 512], usize) {
     (out, n)
 }
 
+// Evaluated at compile time: an index out of bounds fails the build.
+#[allow(clippy::indexing_slicing)]
 const fn micro_intervals() -> [(f64, f64); MICRO_COUNT] {
     let (amounts, _) = micro_amounts();
     let mut out = [(0.0, 0.0); MICRO_COUNT];
@@ -87,6 +92,8 @@ const fn micro_intervals() -> [(f64, f64); MICRO_COUNT] {
 
 /// Merges overlapping open intervals. Two that only touch (`hi == lo`) stay
 /// apart: the shared end belongs to neither.
+// Evaluated at compile time: an index out of bounds fails the build.
+#[allow(clippy::indexing_slicing)]
 const fn micro_union() -> ([(f64, f64); MICRO_COUNT], usize) {
     let mut out = [(0.0, 0.0); MICRO_COUNT];
     let mut n = 0;
@@ -166,7 +173,7 @@ mod tests {
         assert!(MICRO_UNION.windows(2).all(|w| w[0].1 <= w[1].0));
         assert!(MICRO_UNION.iter().all(|&(lo, hi)| lo < hi));
         // The overlap at 0.0001 is real: the union is smaller than the list.
-        assert!(MICRO_UNION_COUNT < MICRO_COUNT);
+        const { assert!(MICRO_UNION_COUNT < MICRO_COUNT) };
     }
 
     #[test]

@@ -7,8 +7,8 @@ use crate::stencil::{spike_score, SMOOTH, STENCIL_LEN};
 
 /// Bin of 0.001 BTC: where $100 sits at a price of $100,000.
 const CENTER: usize = 601;
-/// First bin under the stencil at slide zero (`CENTER - (803 + 1) / 2`).
-const LEFT: usize = CENTER - (STENCIL_LEN + 1) / 2;
+/// First bin under the stencil at slide zero: `CENTER - int((803 + 1) / 2)`.
+const LEFT: usize = CENTER - STENCIL_LEN.div_ceil(2);
 /// First slide tried (about $500k).
 pub const MIN_SLIDE: i32 = -141;
 /// One past the last slide tried (about $10k at 200).
@@ -76,13 +76,14 @@ pub fn rough_price(curve: &Curve) -> Option<Rough> {
 
 /// The bin under the stencil's centre for `slide`.
 fn bin_at(slide: i32) -> Option<usize> {
-    usize::try_from(CENTER as i64 + i64::from(slide)).ok()
+    CENTER.checked_add_signed(isize::try_from(slide).ok()?)
 }
 
 /// The curve from the first bin under the stencil at `slide`.
 fn window(curve: &Curve, slide: i32) -> &[f64] {
-    usize::try_from(LEFT as i64 + i64::from(slide))
+    isize::try_from(slide)
         .ok()
+        .and_then(|slide| LEFT.checked_add_signed(slide))
         .and_then(|start| curve.get(start..))
         .unwrap_or_default()
 }
@@ -92,8 +93,8 @@ fn slide_scores(curve: &Curve) -> [f64; SLIDES] {
     let mut scores = [0.0; SLIDES];
     let smooth_slides = (SPIKE_ONLY_FROM - MIN_SLIDE) as usize;
     let mut smooth = [0.0; SLIDES];
-    for (lane_group, out) in smooth[..smooth_slides].chunks_mut(LANES).enumerate() {
-        let first = MIN_SLIDE + (lane_group * LANES) as i32;
+    let needed = smooth.get_mut(..smooth_slides).unwrap_or_default();
+    for (first, out) in (MIN_SLIDE..).step_by(LANES).zip(needed.chunks_mut(LANES)) {
         smooth_scores(curve, first, out);
     }
     for ((score, slide), &sm) in scores.iter_mut().zip(MIN_SLIDE..).zip(&smooth) {

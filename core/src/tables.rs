@@ -5,7 +5,7 @@
 
 /// Lower edges of the 2,401 histogram bins: 0, then `10^(e + b/200)`
 /// for e in -6..6 and b in 0..200.
-pub(crate) const BIN_EDGES: [f64; 2401] = [
+pub(crate) static BIN_EDGES: [f64; 2401] = [
     0.0,
     1e-06,
     1.0115794542598983e-06,
@@ -2411,7 +2411,7 @@ pub(crate) const BIN_EDGES: [f64; 2401] = [
 
 /// The smooth stencil: `0.0015 * 2.718281828459045^(-(x-411)^2 / (2*201^2))
 /// + 0.0000005 * x` for x in 0..803.
-pub(crate) const SMOOTH_STENCIL: [f64; 803] = [
+pub(crate) static SMOOTH_STENCIL: [f64; 803] = [
     0.00018542782037784904,
     0.00018782148978487294,
     0.00019022981431771033,

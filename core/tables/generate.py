@@ -35,7 +35,7 @@ def smooth_stencil():
 
 def rust_array(name, doc, values):
     lines = [f"/// {line}".rstrip() for line in doc.splitlines()]
-    lines.append(f"pub(crate) const {name}: [f64; {len(values)}] = [")
+    lines.append(f"pub(crate) static {name}: [f64; {len(values)}] = [")
     lines += [f"    {v!r}," for v in values]
     lines.append("];")
     return "\n".join(lines)

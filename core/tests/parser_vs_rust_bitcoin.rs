@@ -105,7 +105,7 @@ fn differential_block(bytes: &[u8]) {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    bitcoin::hex::DisplayHex::to_lower_hex_string(bytes)
 }
 
 /// Every transaction of block 702861, by its serialisation.
@@ -189,9 +189,7 @@ fn hand_made_malformed_transactions() {
         "0100000000010100000000000000000000000000000000000000000000000000000000000000000000000000ffffffff010000000000000000000001fd010000000000",
     ];
     for case in cases {
-        let bytes: Vec<u8> = (0..case.len() / 2)
-            .map(|i| u8::from_str_radix(&case[2 * i..2 * i + 2], 16).unwrap())
-            .collect();
+        let bytes = <Vec<u8> as bitcoin::hex::FromHex>::from_hex(case).unwrap();
         differential_tx(&bytes);
     }
 }

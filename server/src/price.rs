@@ -58,12 +58,15 @@ pub(crate) fn run(args: &PriceArgs) -> Result<(), PriceError> {
     Ok(())
 }
 
-/// Prices raw blocks as one run; returns the estimate, the run's counts and
-/// the first and last heights (from BIP 34 coinbases, when present).
+/// What a run of blocks gave: the estimate, the run's counts and the first
+/// and last heights (from BIP 34 coinbases, when present).
+pub(crate) type Priced = (Estimate, RunStats, Option<(u64, u64)>);
+
+/// Prices raw blocks as one run.
 pub(crate) fn price_blocks(
     blocks: &[Vec<u8>],
     refinement: Refinement,
-) -> Result<(Estimate, RunStats, Option<(u64, u64)>), PriceError> {
+) -> Result<Priced, PriceError> {
     let parsed: Vec<Block<'_>> = blocks
         .iter()
         .map(|b| Block::parse(b).map_err(|e| PriceError::Run(RunError::Parse(e))))
