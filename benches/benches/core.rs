@@ -121,5 +121,55 @@ fn estimate(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, run_block, parse_and_txid, parse, estimate);
+/// A day-sized run: 144 copies of block 702861 (360,000 transactions), each
+/// copy's lock times changed so every txid is new and the seen set grows as
+/// on a real day. Spends between copies do not match, like a real day's
+/// spends of earlier days' outputs.
+fn day_of_blocks() -> Vec<Vec<u8>> {
+    let original = block();
+    let parsed = Block::parse(original).unwrap();
+    let base = original.as_ptr() as usize;
+    // Offset of each transaction's lock time in the block.
+    let lock_times: Vec<usize> = parsed
+        .transactions()
+        .map(|tx| tx.as_bytes().as_ptr() as usize - base + tx.len() - 4)
+        .collect();
+    (0..144u32)
+        .map(|copy| {
+            let mut bytes = original.to_vec();
+            for &at in &lock_times {
+                let lock = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
+                bytes[at..at + 4].copy_from_slice(&(lock ^ (copy << 24)).to_le_bytes());
+            }
+            bytes
+        })
+        .collect()
+}
+
+/// Bytes in memory to final price for a day: storage, 144 blocks, estimate.
+fn day(c: &mut Criterion) {
+    let blocks = day_of_blocks();
+    let txs = 144 * TXS as usize;
+    let mut g = c.benchmark_group("day");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(txs as u64));
+    g.bench_function("144_blocks_to_price", |b| {
+        b.iter(|| {
+            let mut slots = vec![Txid::default(); TxidSet::slots_for(txs)];
+            let mut outputs = vec![RawOutput::default(); 2 * txs];
+            let mut run = Run::new(&mut slots, &mut outputs);
+            for (height, bytes) in (0..).zip(&blocks) {
+                run.add_block_bytes(black_box(bytes), height).unwrap();
+            }
+            let n = 2 * run.outputs().len();
+            let (mut points, mut scratch) = (vec![PricePoint::default(); n], vec![0.0; n]);
+            run.estimate(Refinement::Reference, &mut points, &mut scratch)
+                .unwrap()
+                .price
+        });
+    });
+    g.finish();
+}
+
+criterion_group!(benches, run_block, parse_and_txid, parse, estimate, day);
 criterion_main!(benches);
