@@ -8,7 +8,7 @@ use std::ops::ControlFlow;
 
 use bitcoin_slices::{bsl, Parse as _, Visit as _};
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
-use fiatline_core::{Block, PricePoint, RawOutput, Refinement, Run, Txid, TxidSet};
+use fiatline_core::{txid_slots_for, Block, PricePoint, RawOutput, Refinement, Run, Txid};
 
 const TXS: u64 = 2500;
 
@@ -28,7 +28,7 @@ fn group<'a>(
 /// The hot path of a consensus run: parse, txid, filter, histogram.
 fn run_block(c: &mut Criterion) {
     let bytes = block();
-    let mut slots = vec![Txid::default(); TxidSet::slots_for(TXS as usize)];
+    let mut slots = vec![Txid::default(); txid_slots_for(TXS as usize)];
     let mut outputs = vec![RawOutput::default(); 2 * TXS as usize];
     let mut g = group(c, "parse+txid+filter+histogram");
     g.bench_function("fiatline", |b| {
@@ -106,7 +106,7 @@ fn parse(c: &mut Criterion) {
 
 /// Steps 7 to 11 on the block's histogram and outputs.
 fn estimate(c: &mut Criterion) {
-    let mut slots = vec![Txid::default(); TxidSet::slots_for(TXS as usize)];
+    let mut slots = vec![Txid::default(); txid_slots_for(TXS as usize)];
     let mut outputs = vec![RawOutput::default(); 2 * TXS as usize];
     let mut run = Run::new(&mut slots, &mut outputs);
     run.add_block_bytes(block(), 702_861).unwrap();
@@ -155,7 +155,7 @@ fn day(c: &mut Criterion) {
     g.throughput(Throughput::Elements(txs as u64));
     g.bench_function("144_blocks_to_price", |b| {
         b.iter(|| {
-            let mut slots = vec![Txid::default(); TxidSet::slots_for(txs)];
+            let mut slots = vec![Txid::default(); txid_slots_for(txs)];
             let mut outputs = vec![RawOutput::default(); 2 * txs];
             let mut run = Run::new(&mut slots, &mut outputs);
             for (height, bytes) in (0..).zip(&blocks) {

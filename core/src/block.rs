@@ -177,22 +177,9 @@ impl<'a> Block<'a> {
         }
     }
 
-    /// Returns the height a BIP 34 coinbase commits to, when the first
-    /// transaction's script starts with a push of 1 to 8 bytes.
+    /// Returns the height the coinbase commits to (BIP 34), if it does.
     pub fn bip34_height(&self) -> Option<u64> {
-        let coinbase = self.transactions().next()?;
-        let script = coinbase.inputs().next()?.script_sig;
-        let (&len, rest) = script.split_first()?;
-        let digits = rest.get(..usize::from(len))?;
-        if !(1..=8).contains(&len) {
-            return None;
-        }
-        Some(
-            digits
-                .iter()
-                .rev()
-                .fold(0u64, |acc, &b| (acc << 8) | u64::from(b)),
-        )
+        self.transactions().next()?.bip34_height()
     }
 }
 

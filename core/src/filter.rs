@@ -1,8 +1,10 @@
 //! Which transactions count (ALGORITHM.md step 6), decided in the same walk
 //! that parses them.
 
+use crate::outputs::RawOutput;
 use crate::run::Run;
 use crate::tx::{Transaction, TxIn, TxOut};
+use crate::txid::Txid;
 use crate::visitor::Visitor;
 
 /// Most inputs a used transaction may have.
@@ -12,8 +14,8 @@ const MAX_WITNESS: usize = 500;
 
 /// A visitor that gathers one transaction's facts and hands its verdict to
 /// the run when the transaction is complete.
-pub(crate) struct TxFilter<'r, 's, 'a> {
-    run: &'r mut Run<'s>,
+pub(crate) struct TxFilter<'r, 'a, T, O> {
+    run: &'r mut Run<T, O>,
     at: (u32, u32),
     rejected: bool,
     inputs: usize,
@@ -22,8 +24,12 @@ pub(crate) struct TxFilter<'r, 's, 'a> {
     witness_total: usize,
 }
 
-impl<'r, 's> TxFilter<'r, 's, '_> {
-    pub(crate) fn new(run: &'r mut Run<'s>, height: u32, time: u32) -> Self {
+impl<'r, T, O> TxFilter<'r, '_, T, O>
+where
+    T: AsRef<[Txid]> + AsMut<[Txid]>,
+    O: AsRef<[RawOutput]> + AsMut<[RawOutput]>,
+{
+    pub(crate) fn new(run: &'r mut Run<T, O>, height: u32, time: u32) -> Self {
         Self {
             run,
             at: (height, time),
@@ -36,7 +42,11 @@ impl<'r, 's> TxFilter<'r, 's, '_> {
     }
 }
 
-impl<'a> Visitor<'a> for TxFilter<'_, '_, 'a> {
+impl<'a, T, O> Visitor<'a> for TxFilter<'_, 'a, T, O>
+where
+    T: AsRef<[Txid]> + AsMut<[Txid]>,
+    O: AsRef<[RawOutput]> + AsMut<[RawOutput]>,
+{
     fn visit_input_count(&mut self, count: usize) {
         self.rejected = count > MAX_INPUTS;
         self.inputs = count;

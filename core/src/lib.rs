@@ -12,10 +12,10 @@
 //!
 //! # Use
 //! ```
-//! use fiatline_core::{Block, RawOutput, Refinement, Run, Txid, TxidSet};
+//! use fiatline_core::{Block, RawOutput, Refinement, Run, Txid, txid_slots_for};
 //! # fn demo(block_bytes: &[u8]) -> Result<(), Box<dyn std::error::Error>> {
 //! let block = Block::parse(block_bytes)?;
-//! let mut slots = vec![Txid::default(); TxidSet::slots_for(block.tx_count())];
+//! let mut slots = vec![Txid::default(); txid_slots_for(block.tx_count())];
 //! let mut outputs = vec![RawOutput::default(); 2 * block.tx_count()];
 //! let mut run = Run::new(&mut slots, &mut outputs);
 //! run.add_block(&block, 702_861)?;
@@ -96,7 +96,7 @@ pub use histogram::Histogram;
 pub use outputs::{OutputLog, RawOutput};
 pub use points::PricePoint;
 pub use run::{Run, RunError, RunStats};
-pub use seen::TxidSet;
+pub use seen::{txid_slots_for, TxidSet};
 pub use tx::{Inputs, Outputs, Transaction, TxIn, TxOut, Witness, Witnesses};
 pub use txid::Txid;
 pub use visitor::{NoopVisitor, Visitor};

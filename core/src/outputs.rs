@@ -20,20 +20,48 @@ impl RawOutput {
     }
 }
 
-/// An append-only list of outputs in a caller's slice.
+/// An append-only list of outputs in storage of the caller's: a slice, an
+/// array, or with `std` a `Vec` that [`OutputLog::grow_into`] can replace.
 #[derive(Debug)]
-pub struct OutputLog<'s> {
-    buf: &'s mut [RawOutput],
+pub struct OutputLog<S> {
+    buf: S,
     len: usize,
 }
 
-impl<'s> OutputLog<'s> {
-    /// Creates an empty log that can hold `storage.len()` outputs.
-    pub fn new(storage: &'s mut [RawOutput]) -> Self {
+impl<S: AsRef<[RawOutput]> + AsMut<[RawOutput]>> OutputLog<S> {
+    /// Creates an empty log that can hold as many outputs as `storage` has slots.
+    pub fn new(storage: S) -> Self {
         Self {
             buf: storage,
             len: 0,
         }
+    }
+
+    /// Moves the log into new storage, keeping its outputs.
+    ///
+    /// # Errors
+    /// Returns [`CapacityError::Outputs`], with `self` unchanged, if the
+    /// new storage is too small.
+    pub fn grow_into<N: AsRef<[RawOutput]> + AsMut<[RawOutput]>>(
+        self,
+        storage: N,
+    ) -> Result<OutputLog<N>, (Self, CapacityError)> {
+        if storage.as_ref().len() < self.len {
+            return Err((self, CapacityError::Outputs));
+        }
+        Ok(self.move_into(storage))
+    }
+
+    /// Copies into `storage`, at least as long as this log (checked by the caller).
+    pub(crate) fn move_into<N: AsRef<[RawOutput]> + AsMut<[RawOutput]>>(
+        self,
+        mut storage: N,
+    ) -> OutputLog<N> {
+        let len = self.len.min(storage.as_ref().len());
+        if let Some(dest) = storage.as_mut().get_mut(..len) {
+            dest.copy_from_slice(self.as_slice().get(..len).unwrap_or_default());
+        }
+        OutputLog { buf: storage, len }
     }
 
     /// Appends an output.
@@ -41,7 +69,11 @@ impl<'s> OutputLog<'s> {
     /// # Errors
     /// Returns [`CapacityError::Outputs`] when the storage is full.
     pub fn push(&mut self, output: RawOutput) -> Result<(), CapacityError> {
-        let slot = self.buf.get_mut(self.len).ok_or(CapacityError::Outputs)?;
+        let slot = self
+            .buf
+            .as_mut()
+            .get_mut(self.len)
+            .ok_or(CapacityError::Outputs)?;
         *slot = output;
         self.len += 1;
         Ok(())
@@ -49,11 +81,11 @@ impl<'s> OutputLog<'s> {
 
     /// Returns the outputs in the order they were appended.
     pub fn as_slice(&self) -> &[RawOutput] {
-        self.buf.get(..self.len).unwrap_or_default()
+        self.buf.as_ref().get(..self.len).unwrap_or_default()
     }
 
     /// Returns how many more outputs fit.
     pub fn room(&self) -> usize {
-        self.buf.len() - self.len
+        self.buf.as_ref().len() - self.len
     }
 }

@@ -69,21 +69,27 @@ impl From<CapacityError> for RunError {
 
 /// The state of a consensus run over a sequence of blocks.
 ///
-/// The histogram lives inside (9.6 KiB); the run-sized storage is lent:
-/// a slice of txid slots for the seen set (size it with
-/// [`TxidSet::slots_for`] of the run's transaction count) and a slice for
-/// the used outputs (at most two per transaction).
+/// The histogram lives inside (9.6 KiB); the run-sized storage is the
+/// caller's: txid slots for the seen set (size them with
+/// [`crate::txid_slots_for`] of the run's transaction count) and slots for the
+/// used outputs (at most two per transaction). Either is any
+/// `AsRef<[T]> + AsMut<[T]>`: `&mut [T]`, `[T; N]`, or a `Vec<T>` that
+/// [`Run::grow_into`] can replace when a run turns out longer than planned.
 #[derive(Debug)]
-pub struct Run<'s> {
+pub struct Run<T, O> {
     histogram: Histogram,
-    seen: TxidSet<'s>,
-    outputs: OutputLog<'s>,
+    seen: TxidSet<T>,
+    outputs: OutputLog<O>,
     stats: RunStats,
 }
 
-impl<'s> Run<'s> {
-    /// Starts an empty run over lent storage.
-    pub fn new(txid_slots: &'s mut [Txid], outputs: &'s mut [RawOutput]) -> Self {
+impl<T, O> Run<T, O>
+where
+    T: AsRef<[Txid]> + AsMut<[Txid]>,
+    O: AsRef<[RawOutput]> + AsMut<[RawOutput]>,
+{
+    /// Starts an empty run over the caller's storage.
+    pub fn new(txid_slots: T, outputs: O) -> Self {
         Self {
             histogram: Histogram::new(),
             seen: TxidSet::new(txid_slots),
@@ -174,8 +180,44 @@ impl<'s> Run<'s> {
     }
 
     /// Returns the set of txids seen so far.
-    pub const fn seen(&self) -> &TxidSet<'s> {
+    pub const fn seen(&self) -> &TxidSet<T> {
         &self.seen
+    }
+
+    /// Returns true when the storage can take a block of `tx_count`
+    /// transactions (the worst case [`Run::add_block`] checks).
+    pub fn has_room_for(&self, tx_count: usize) -> bool {
+        self.seen.room() >= tx_count && self.outputs.room() >= tx_count.saturating_mul(2)
+    }
+
+    /// Moves the run into new storage, keeping everything it has taken in.
+    ///
+    /// # Errors
+    /// Returns the unchanged run and a [`CapacityError`] if the new storage
+    /// cannot hold what the run already has.
+    // The run comes back by value on failure: nothing is lost, nothing allocated.
+    #[allow(clippy::type_complexity, clippy::result_large_err)]
+    pub fn grow_into<T2, O2>(
+        self,
+        txid_slots: T2,
+        outputs: O2,
+    ) -> Result<Run<T2, O2>, (Self, CapacityError)>
+    where
+        T2: AsRef<[Txid]> + AsMut<[Txid]>,
+        O2: AsRef<[RawOutput]> + AsMut<[RawOutput]>,
+    {
+        if !self.seen.fits_in(txid_slots.as_ref().len()) {
+            return Err((self, CapacityError::Txids));
+        }
+        if outputs.as_ref().len() < self.outputs.as_slice().len() {
+            return Err((self, CapacityError::Outputs));
+        }
+        Ok(Run {
+            histogram: self.histogram,
+            seen: self.seen.move_into(txid_slots),
+            outputs: self.outputs.move_into(outputs),
+            stats: self.stats,
+        })
     }
 
     /// Estimates the price of the run so far (see [`estimate`]).

@@ -4,23 +4,30 @@
 use crate::txid::Txid;
 use crate::CapacityError;
 
-/// A set of txids in a caller's slice of slots.
+/// Returns a slot count that holds `txids` at a load of one half, where
+/// lookups cost about 1.5 probes.
+pub const fn txid_slots_for(txids: usize) -> usize {
+    txids.saturating_mul(2).saturating_add(1)
+}
+
+/// A set of txids in storage of the caller's: a slice (`&mut [Txid]`), an
+/// array, or with `std` a `Vec` that [`TxidSet::grow_into`] can replace.
 ///
 /// Txids are already uniform hashes, so their first eight bytes pick the
 /// slot; collisions probe linearly. An all-zero slot is empty, and the one
 /// txid that is all zeros is remembered apart. The set holds at most 7/8 of
-/// its slots, which keeps probes short; [`TxidSet::slots_for`] sizes storage.
+/// its slots, which keeps probes short; [`txid_slots_for`] sizes storage.
 #[derive(Debug)]
-pub struct TxidSet<'s> {
-    slots: &'s mut [Txid],
+pub struct TxidSet<S> {
+    slots: S,
     len: usize,
     has_zero: bool,
 }
 
-impl<'s> TxidSet<'s> {
+impl<S: AsRef<[Txid]> + AsMut<[Txid]>> TxidSet<S> {
     /// Creates an empty set over `storage`, clearing it.
-    pub fn new(storage: &'s mut [Txid]) -> Self {
-        storage.fill(Txid::default());
+    pub fn new(mut storage: S) -> Self {
+        storage.as_mut().fill(Txid::default());
         Self {
             slots: storage,
             len: 0,
@@ -28,15 +35,42 @@ impl<'s> TxidSet<'s> {
         }
     }
 
-    /// Returns a slot count that holds `txids` at a load of one half, where
-    /// lookups cost about 1.5 probes.
-    pub const fn slots_for(txids: usize) -> usize {
-        txids.saturating_mul(2).saturating_add(1)
+    /// Moves the set into new storage (typically larger), rehashing every
+    /// txid, and returns the old storage's set as the new one.
+    ///
+    /// # Errors
+    /// Returns [`CapacityError::Txids`] if the new storage cannot hold the
+    /// set; nothing is lost then, `self` comes back in the error.
+    pub fn grow_into<N: AsRef<[Txid]> + AsMut<[Txid]>>(
+        self,
+        storage: N,
+    ) -> Result<TxidSet<N>, (Self, CapacityError)> {
+        if !self.fits_in(storage.as_ref().len()) {
+            return Err((self, CapacityError::Txids));
+        }
+        Ok(self.move_into(storage))
+    }
+
+    /// Returns true when `slots` slots can hold this set.
+    pub(crate) fn fits_in(&self, slots: usize) -> bool {
+        slots - slots / 8 >= self.len
+    }
+
+    /// Rehashes into `storage`, which [`TxidSet::fits_in`] has approved.
+    pub(crate) fn move_into<N: AsRef<[Txid]> + AsMut<[Txid]>>(self, storage: N) -> TxidSet<N> {
+        let mut bigger = TxidSet::new(storage);
+        for txid in self.slots.as_ref().iter().filter(|t| !is_zero(&t.0)) {
+            // Room was checked, and the txids are distinct.
+            let _ = bigger.insert(txid);
+        }
+        bigger.has_zero = self.has_zero;
+        bigger
     }
 
     /// Returns the most txids this storage accepts.
     pub fn capacity(&self) -> usize {
-        self.slots.len() - self.slots.len() / 8
+        let n = self.slots.as_ref().len();
+        n - n / 8
     }
 
     /// Returns the number of txids in the set.
@@ -63,13 +97,13 @@ impl<'s> TxidSet<'s> {
             return Ok(!core::mem::replace(&mut self.has_zero, true));
         }
         let slot = self.find(&txid.0).ok_or(CapacityError::Txids)?;
-        if self.slots.get(slot).is_some_and(|s| s == txid) {
+        if self.slots.as_ref().get(slot).is_some_and(|s| s == txid) {
             return Ok(false);
         }
         if self.len >= self.capacity() {
             return Err(CapacityError::Txids);
         }
-        if let Some(s) = self.slots.get_mut(slot) {
+        if let Some(s) = self.slots.as_mut().get_mut(slot) {
             *s = *txid;
             self.len += 1;
         }
@@ -82,18 +116,19 @@ impl<'s> TxidSet<'s> {
             return self.has_zero;
         }
         self.find(txid)
-            .and_then(|i| self.slots.get(i))
+            .and_then(|i| self.slots.as_ref().get(i))
             .is_some_and(|s| &s.0 == txid)
     }
 
     /// Returns the slot holding `txid`, or the empty slot where it would go.
     fn find(&self, txid: &[u8; 32]) -> Option<usize> {
-        let n = self.slots.len();
+        let slots = self.slots.as_ref();
+        let n = slots.len();
         let mut key = [0u8; 8];
         key.copy_from_slice(txid.get(..8)?);
         // Multiply-shift maps the key onto any slot count, not only powers of two.
         let start = ((u128::from(u64::from_le_bytes(key)) * n as u128) >> 64) as usize;
-        let (tail, head) = (self.slots.get(start..)?, self.slots.get(..start)?);
+        let (tail, head) = (slots.get(start..)?, slots.get(..start)?);
         tail.iter()
             .chain(head)
             .position(|s| &s.0 == txid || is_zero(&s.0))
@@ -140,5 +175,28 @@ mod tests {
         assert_eq!(set.len(), 1);
         assert_eq!(set.insert(&txid(1)), Err(CapacityError::Txids));
         assert!(!set.contains(&txid(1).0));
+    }
+
+    #[test]
+    fn growing_keeps_every_txid() {
+        let mut set = TxidSet::new([Txid::default(); 16]);
+        for n in 0..14 {
+            set.insert(&txid(n)).unwrap();
+        }
+        set.insert(&Txid([0; 32])).unwrap();
+        let set = match set.grow_into([Txid::default(); 8]) {
+            Err((set, e)) => {
+                assert_eq!(e, CapacityError::Txids);
+                set
+            }
+            Ok(_) => panic!("8 slots cannot hold 14 txids"),
+        };
+        let Ok(mut bigger) = set.grow_into([Txid::default(); 64]) else {
+            panic!("room")
+        };
+        assert_eq!(bigger.len(), 15);
+        assert!((0..14).all(|n| bigger.contains(&txid(n).0)));
+        assert!(bigger.contains(&[0; 32]));
+        assert_eq!(bigger.insert(&txid(20)), Ok(true));
     }
 }

@@ -238,6 +238,27 @@ impl<'a> Transaction<'a> {
         Txid(digest)
     }
 
+    /// Returns the height a coinbase commits to (BIP 34): a push of 1 to 8
+    /// bytes at the start of its only input's script. `None` for other
+    /// transactions or scripts.
+    pub fn bip34_height(&self) -> Option<u64> {
+        let mut inputs = self.inputs();
+        let input = inputs
+            .next()
+            .filter(|i| i.is_coinbase() && inputs.len() == 0)?;
+        let (&len, rest) = input.script_sig.split_first()?;
+        if !(1..=8).contains(&len) {
+            return None;
+        }
+        let digits = rest.get(..usize::from(len))?;
+        Some(
+            digits
+                .iter()
+                .rev()
+                .fold(0u64, |acc, &b| (acc << 8) | u64::from(b)),
+        )
+    }
+
     fn word(&self, at: usize) -> [u8; 4] {
         self.bytes
             .get(at..at + 4)

@@ -10,7 +10,9 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use fiatline_core::{Block, PricePoint, RawOutput, Refinement, Run, Transaction, Txid, TxidSet};
+use fiatline_core::{
+    txid_slots_for, Block, PricePoint, RawOutput, Refinement, Run, Transaction, Txid,
+};
 
 struct Counting;
 
@@ -37,7 +39,7 @@ static GLOBAL: Counting = Counting;
 fn main() {
     let bytes = bitcoin_test_data::blocks::mainnet_702861();
     // Storage is lent by the caller: allocate it before counting.
-    let mut slots = vec![Txid::default(); TxidSet::slots_for(2500)];
+    let mut slots = vec![Txid::default(); txid_slots_for(2500)];
     let mut outputs = vec![RawOutput::default(); 5000];
     let mut points = vec![PricePoint::default(); 20_000];
     let mut scratch = vec![0.0; 20_000];

@@ -1,13 +1,13 @@
 //! The regression vector of ALGORITHM.md: block 702861 alone gives a rough
 //! price of 42880 and a final price of 42951.636457… in UTXOracle v9.1.
 
-use fiatline_core::{Block, PricePoint, RawOutput, Refinement, Run, Txid, TxidSet};
+use fiatline_core::{txid_slots_for, Block, PricePoint, RawOutput, Refinement, Run, Txid};
 
 fn run_block_702861(refinement: Refinement) -> fiatline_core::Estimate {
     let bytes = bitcoin_test_data::blocks::mainnet_702861();
     let block = Block::parse(bytes).expect("block 702861 parses");
     assert_eq!(block.tx_count(), 2500);
-    let mut slots = vec![Txid::default(); TxidSet::slots_for(block.tx_count())];
+    let mut slots = vec![Txid::default(); txid_slots_for(block.tx_count())];
     let mut outputs = vec![RawOutput::default(); 2 * block.tx_count()];
     let mut run = Run::new(&mut slots, &mut outputs);
     run.add_block(&block, 702_861)

@@ -6,7 +6,8 @@
 use bitcoin::consensus::deserialize_partial;
 use bitcoin::hashes::Hash;
 use fiatline_core::{
-    estimate, Block, Histogram, PricePoint, RawOutput, Refinement, Run, Transaction, Txid, TxidSet,
+    estimate, txid_slots_for, Block, Histogram, PricePoint, RawOutput, Refinement, Run,
+    Transaction, Txid,
 };
 
 /// Transaction parser: consumed + remaining equals the input, and accept,
@@ -79,7 +80,7 @@ pub fn check_estimate(data: &[u8]) {
             assert!(e.points_in_range <= e.points);
         }
     }
-    let _ = TxidSet::slots_for(outputs.len());
+    let _ = txid_slots_for(outputs.len());
 }
 
 fn same_tx(tx: &Transaction<'_>, btx: &bitcoin::Transaction) {

@@ -1,30 +1,53 @@
-//! `fiatline price`: one consensus run over the given blocks.
+//! `fiatline price`: consensus runs over dates, recent blocks, a height
+//! range, or block files.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 
-use fiatline_core::{
-    Block, Estimate, EstimateError, PricePoint, RawOutput, Refinement, Run, RunError, RunStats,
-    Txid, TxidSet,
+use fiatline_adapters::{
+    fetch_in_order, parse_dates, select, BlockSource, DateError, Retry, SelectError, Selection,
+    SourceError, UtcDate,
 };
+use fiatline_core::{EstimateError, Refinement};
 
 use crate::blockfile::{self, BlockFileError};
-use crate::report::Report;
-use crate::{PriceArgs, RefinementArg};
+use crate::consensus::{BadBlock, Consensus, Outcome};
+use crate::progress::Progress;
+use crate::report::{self, Report};
+use crate::{chart, source, PriceArgs, RefinementArg};
+
+/// Transactions per block to size a run's storage before it starts (it
+/// grows if blocks hold more).
+const TXS_PER_BLOCK_GUESS: usize = 3_000;
 
 /// Why `fiatline price` failed.
 #[derive(Debug)]
 pub(crate) enum PriceError {
+    Usage(String),
+    Date(DateError),
     BlockFile(BlockFileError),
-    Run(RunError),
+    Source(SourceError),
+    Select(SelectError),
+    BadBlock(BadBlock),
     Estimate(EstimateError),
+    Chart(PathBuf, std::io::Error),
+    /// Some runs of several failed (each was reported); the first one's code.
+    Some {
+        failed: usize,
+        of: usize,
+        code: u8,
+    },
 }
 
 impl PriceError {
-    /// Bad input is the user's to fix (2); no price in good data is 1.
+    /// 1: no price in good data; 2: bad input (flags, dates, files, blocks);
+    /// 3: the source failed (unreachable, credentials, errors).
     pub(crate) fn exit_code(&self) -> u8 {
         match self {
-            Self::BlockFile(_) | Self::Run(_) => 2,
             Self::Estimate(_) => 1,
+            Self::Source(_) | Self::Select(SelectError::Source(_)) => 3,
+            Self::Some { code, .. } => *code,
+            _ => 2,
         }
     }
 }
@@ -32,75 +55,208 @@ impl PriceError {
 impl fmt::Display for PriceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Self::Usage(m) => f.write_str(m),
+            Self::Date(e) => e.fmt(f),
             Self::BlockFile(e) => e.fmt(f),
-            Self::Run(e) => write!(f, "cannot add block: {e}"),
+            Self::Source(e) => write!(f, "{e}"),
+            Self::Select(e) => e.fmt(f),
+            Self::BadBlock(e) => e.fmt(f),
             Self::Estimate(e) => write!(f, "no price from these blocks: {e}"),
+            Self::Chart(path, e) => write!(f, "cannot write the chart {}: {e}", path.display()),
+            Self::Some { failed, of, .. } => write!(f, "{failed} of {of} runs failed (see above)"),
         }
     }
 }
 
 impl std::error::Error for PriceError {}
 
+impl From<SourceError> for PriceError {
+    fn from(e: SourceError) -> Self {
+        Self::Source(e)
+    }
+}
+
 pub(crate) fn run(args: &PriceArgs) -> Result<(), PriceError> {
-    let blocks = blockfile::read_all(&args.block_files).map_err(PriceError::BlockFile)?;
     let refinement = match args.refinement {
         RefinementArg::Reference => Refinement::Reference,
         RefinementArg::Recentre => Refinement::Recentre,
     };
-    let (estimate, stats, heights) = price_blocks(&blocks, refinement)?;
-    let report = Report::new(&estimate, &stats, heights);
-    if args.json {
-        println!("{}", report.to_json());
-    } else {
-        println!("{}", report.line());
-        eprintln!("{}", report.summary());
-    }
-    Ok(())
-}
-
-/// What a run of blocks gave: the estimate, the run's counts and the first
-/// and last heights (from BIP 34 coinbases, when present).
-pub(crate) type Priced = (Estimate, RunStats, Option<(u64, u64)>);
-
-/// Prices raw blocks as one run.
-pub(crate) fn price_blocks(
-    blocks: &[Vec<u8>],
-    refinement: Refinement,
-) -> Result<Priced, PriceError> {
-    let parsed: Vec<Block<'_>> = blocks
-        .iter()
-        .map(|b| Block::parse(b).map_err(|e| PriceError::Run(RunError::Parse(e))))
-        .collect::<Result<_, _>>()?;
-    let txs: usize = parsed.iter().map(Block::tx_count).sum();
-    let mut slots = vec![Txid::default(); TxidSet::slots_for(txs)];
-    let mut outputs = vec![RawOutput::default(); 2 * txs];
-    let mut run = Run::new(&mut slots, &mut outputs);
-    let mut heights = None;
-    for block in &parsed {
-        let height = block.bip34_height();
-        if let Some(h) = height {
-            heights = Some(heights.map_or((h, h), |(first, _)| (first, h)));
+    let format = report::Format::of(args.json, args.csv);
+    if !args.what.block_files.is_empty() {
+        let outcome = price_files(&args.what.block_files, refinement)?;
+        let report = Report::new(None, &outcome);
+        format.print_all(&[report]);
+        if let Some(path) = &args.chart {
+            chart::write(path, "block files", &outcome)
+                .map_err(|e| PriceError::Chart(path.clone(), e))?;
         }
-        let height = height.and_then(|h| u32::try_from(h).ok()).unwrap_or(0);
-        run.add_block(block, height)
-            .map_err(|e| PriceError::Run(RunError::Capacity(e)))?;
+        return Ok(());
     }
-    let estimate = estimate_with_room(&run, refinement).map_err(PriceError::Estimate)?;
-    Ok((estimate, run.stats(), heights))
-}
 
-/// Estimates with point storage sized from a first guess, growing it once
-/// to the size the core reports if the guess was short.
-fn estimate_with_room(run: &Run<'_>, refinement: Refinement) -> Result<Estimate, EstimateError> {
-    let mut room = run.outputs().len().max(16) * 2;
-    loop {
-        let mut points = vec![PricePoint::default(); room];
-        let mut scratch = vec![0.0; room];
-        match run.estimate(refinement, &mut points, &mut scratch) {
-            Err(EstimateError::PointStorageFull(n) | EstimateError::ScratchFull(n)) if n > room => {
-                room = n;
+    let selections = selections(args)?;
+    let source = source::open(&args.source)?;
+    let progress = Progress::new();
+    let results = run_all(&*source, &selections, args, refinement, &progress);
+    progress.finish();
+
+    let mut reports = Vec::new();
+    let mut first_error = None;
+    let mut failed = 0;
+    for ((label, _), result) in selections.iter().zip(results) {
+        match result.and_then(|outcome| {
+            if let Some(path) = &args.chart {
+                let path = chart_path(path, label.as_deref(), selections.len());
+                chart::write(&path, label.as_deref().unwrap_or("blocks"), &outcome)
+                    .map_err(|e| PriceError::Chart(path, e))?;
             }
-            other => return other,
+            Ok(outcome)
+        }) {
+            Ok(outcome) => reports.push(Report::new(label.clone(), &outcome)),
+            Err(e) => {
+                failed += 1;
+                if selections.len() > 1 {
+                    eprintln!("error: {}: {e}", label.as_deref().unwrap_or("run"));
+                }
+                first_error.get_or_insert(e);
+            }
         }
+    }
+    format.print_all(&reports);
+    match first_error {
+        None => Ok(()),
+        Some(e) if selections.len() == 1 => Err(e),
+        Some(e) => Err(PriceError::Some {
+            failed,
+            of: selections.len(),
+            code: e.exit_code(),
+        }),
+    }
+}
+
+/// The runs the flags ask for, each with its label (the date, if any).
+fn selections(args: &PriceArgs) -> Result<Vec<(Option<String>, Selection)>, PriceError> {
+    let what = &args.what;
+    if let Some(n) = what.recent {
+        return Ok(vec![(None, Selection::Recent(n))]);
+    }
+    if let Some(range) = &what.heights {
+        let parsed = range
+            .split_once("..")
+            .and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)))
+            .ok_or_else(|| {
+                PriceError::Usage(format!(
+                    "--heights {range:?}: expected A..B, e.g. 840000..840143"
+                ))
+            })?;
+        return Ok(vec![(None, Selection::Heights(parsed.0, parsed.1))]);
+    }
+    let mut out = Vec::new();
+    for spec in &what.date {
+        for date in parse_dates(spec).map_err(PriceError::Date)? {
+            warn_if_before_reference_range(date);
+            out.push((Some(date.to_string()), Selection::Date(date)));
+        }
+    }
+    Ok(out)
+}
+
+fn warn_if_before_reference_range(date: UtcDate) {
+    if UtcDate::new(2023, 12, 15).is_some_and(|first| date < first) {
+        eprintln!("note: {date} is before 2023-12-15, the first date the reference script accepts");
+    }
+}
+
+/// Prices every selection, `args.jobs` at a time, results in order.
+fn run_all(
+    source: &dyn BlockSource,
+    selections: &[(Option<String>, Selection)],
+    args: &PriceArgs,
+    refinement: Refinement,
+    progress: &Progress,
+) -> Vec<Result<Outcome, PriceError>> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<std::sync::Mutex<Option<Result<Outcome, PriceError>>>> = selections
+        .iter()
+        .map(|_| std::sync::Mutex::new(None))
+        .collect();
+    std::thread::scope(|scope| {
+        for _ in 0..args.jobs.clamp(1, selections.len().max(1)) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some((_, selection)) = selections.get(i) else {
+                    break;
+                };
+                let result =
+                    price_selection(source, *selection, refinement, args.fetchers, progress);
+                if let Ok(mut slot) = results[i].lock() {
+                    *slot = Some(result);
+                }
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|slot| {
+            slot.into_inner()
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| Err(PriceError::Usage("a run stopped unexpectedly".into())))
+        })
+        .collect()
+}
+
+fn price_selection(
+    source: &dyn BlockSource,
+    selection: Selection,
+    refinement: Refinement,
+    fetchers: usize,
+    progress: &Progress,
+) -> Result<Outcome, PriceError> {
+    let refs = select(source, selection, Retry::default()).map_err(PriceError::Select)?;
+    progress.expect(refs.len());
+    let mut consensus = Consensus::new(refs.len() * TXS_PER_BLOCK_GUESS);
+    fetch_in_order(source, &refs, fetchers, Retry::default(), |r, bytes| {
+        progress.tick();
+        consensus
+            .add(&bytes, Some(r.height), || {
+                format!("block {} ({}) from {}", r.height, r.hash, source.name())
+            })
+            .map_err(PriceError::BadBlock)
+    })?;
+    consensus.finish(refinement).map_err(PriceError::Estimate)
+}
+
+/// Prices block files as one run, checking them all before any work.
+pub(crate) fn price_files(
+    paths: &[PathBuf],
+    refinement: Refinement,
+) -> Result<Outcome, PriceError> {
+    let blocks = blockfile::read_all(paths).map_err(PriceError::BlockFile)?;
+    let txs = blocks
+        .iter()
+        .filter_map(|b| fiatline_core::Block::parse(b).ok())
+        .map(|b| b.tx_count())
+        .sum();
+    let mut consensus = Consensus::new(txs);
+    for (bytes, path) in blocks.iter().zip(paths) {
+        consensus
+            .add(bytes, None, || format!("block file {}", path.display()))
+            .map_err(PriceError::BadBlock)?;
+    }
+    consensus.finish(refinement).map_err(PriceError::Estimate)
+}
+
+/// `out.html` becomes `out-2024-01-01.html` when several dates are charted.
+fn chart_path(path: &Path, label: Option<&str>, runs: usize) -> PathBuf {
+    match label {
+        Some(label) if runs > 1 => {
+            let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("chart");
+            let name = match path.extension().and_then(|e| e.to_str()) {
+                Some(ext) => format!("{stem}-{label}.{ext}"),
+                None => format!("{stem}-{label}"),
+            };
+            path.with_file_name(name)
+        }
+        _ => path.to_path_buf(),
     }
 }

@@ -1,16 +1,19 @@
-//! What `fiatline price` prints: one line of text or one JSON object.
+//! What `fiatline price` prints: text lines, JSON lines or CSV.
 
-use fiatline_core::{Estimate, RunStats};
+use fiatline_core::RunStats;
 use serde::Serialize;
+
+use crate::consensus::Outcome;
 
 /// Below this confidence an estimate is flagged.
 const LOW_CONFIDENCE: f64 = 0.3;
 /// Outside this range, in USD, an estimate is flagged.
 const PLAUSIBLE: (f64, f64) = (10_000.0, 500_000.0);
 
-/// The result of a run, in the shape both outputs share.
+/// One run's result, in the shape every format shares.
 #[derive(Debug, Serialize)]
 pub(crate) struct Report {
+    date: Option<String>,
     price: f64,
     rough: u32,
     confidence: f64,
@@ -21,13 +24,16 @@ pub(crate) struct Report {
     blocks: u32,
     txs: u64,
     used_txs: u64,
-    first_height: Option<u64>,
-    last_height: Option<u64>,
+    first_height: Option<u32>,
+    last_height: Option<u32>,
+    first_time: Option<u32>,
+    last_time: Option<u32>,
     flags: Vec<&'static str>,
 }
 
 impl Report {
-    pub(crate) fn new(e: &Estimate, stats: &RunStats, heights: Option<(u64, u64)>) -> Self {
+    pub(crate) fn new(date: Option<String>, outcome: &Outcome) -> Self {
+        let (e, stats): (_, &RunStats) = (&outcome.estimate, &outcome.stats);
         let mut flags = Vec::new();
         if e.confidence < LOW_CONFIDENCE {
             flags.push("low_confidence");
@@ -36,6 +42,7 @@ impl Report {
             flags.push("outside_plausible_range");
         }
         Self {
+            date,
             price: e.price,
             rough: e.rough,
             confidence: e.confidence,
@@ -46,22 +53,32 @@ impl Report {
             blocks: stats.blocks,
             txs: stats.txs,
             used_txs: stats.used_txs,
-            first_height: heights.map(|h| h.0),
-            last_height: heights.map(|h| h.1),
+            first_height: outcome.heights.map(|h| h.0),
+            last_height: outcome.heights.map(|h| h.1),
+            first_time: outcome.times.map(|t| t.0),
+            last_time: outcome.times.map(|t| t.1),
             flags,
         }
     }
 
-    /// `price: $42,951`: the integer part with thousands separators, as the
-    /// reference prints it.
+    /// `price: $42,951` (`2024-01-01 price: $42,951` for a date): the
+    /// integer part with thousands separators, as the reference prints it.
     pub(crate) fn line(&self) -> String {
-        format!("price: ${}", thousands(self.price as u64))
+        let price = format!("price: ${}", thousands(self.price as u64));
+        match &self.date {
+            Some(date) => format!("{date} {price}"),
+            None => price,
+        }
     }
 
     /// Counts and warnings, for stderr.
     pub(crate) fn summary(&self) -> String {
+        let heights = match (self.first_height, self.last_height) {
+            (Some(a), Some(b)) => format!("heights {a}..{b}, "),
+            _ => String::new(),
+        };
         let mut s = format!(
-            "{} block(s), {} transactions, {} outputs, {} price points ({} within 5%), \
+            "{heights}{} block(s), {} transactions, {} outputs, {} price points ({} within 5%), \
              rough ${}, confidence {:.2}",
             self.blocks,
             thousands(self.txs),
@@ -84,12 +101,70 @@ impl Report {
         s
     }
 
-    pub(crate) fn to_json(&self) -> String {
+    fn json(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+
+    const CSV_HEADER: &'static str =
+        "date,first_height,last_height,blocks,txs,outputs,points,points_in_range,rough,price,confidence,flags";
+
+    fn csv(&self) -> String {
+        let opt = |v: Option<u32>| v.map(|v| v.to_string()).unwrap_or_default();
+        format!(
+            "{},{},{},{},{},{},{},{},{},{},{},{}",
+            self.date.as_deref().unwrap_or_default(),
+            opt(self.first_height),
+            opt(self.last_height),
+            self.blocks,
+            self.txs,
+            self.outputs,
+            self.points,
+            self.points_in_range,
+            self.rough,
+            self.price,
+            self.confidence,
+            self.flags.join(" "),
+        )
     }
 }
 
-fn thousands(n: u64) -> String {
+/// How results are printed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Format {
+    Text,
+    Json,
+    Csv,
+}
+
+impl Format {
+    pub(crate) fn of(json: bool, csv: bool) -> Self {
+        match (json, csv) {
+            (true, _) => Self::Json,
+            (_, true) => Self::Csv,
+            _ => Self::Text,
+        }
+    }
+
+    /// Prints every report: a line (and a summary on stderr), a JSON object
+    /// per line, or a CSV header and rows.
+    pub(crate) fn print_all(self, reports: &[Report]) {
+        if let Self::Csv = self {
+            println!("{}", Report::CSV_HEADER);
+        }
+        for r in reports {
+            match self {
+                Self::Text => {
+                    println!("{}", r.line());
+                    eprintln!("{}", r.summary());
+                }
+                Self::Json => println!("{}", r.json()),
+                Self::Csv => println!("{}", r.csv()),
+            }
+        }
+    }
+}
+
+pub(crate) fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {

@@ -2,8 +2,8 @@
 #![no_std]
 
 use fiatline_core::{
-    bins, chart_half_range, estimate, Block, Histogram, PricePoint, RawOutput, Refinement, Run,
-    Transaction, Txid, TxidSet,
+    bins, chart_half_range, estimate, txid_slots_for, Block, Histogram, PricePoint, RawOutput,
+    Refinement, Run, Transaction, Txid,
 };
 
 #[panic_handler]
@@ -33,11 +33,17 @@ pub extern "C" fn fiatline_price_block(ptr: *const u8, len: usize) -> u64 {
             let _ = Transaction::parse(tx.as_bytes()).map(|t| t.txid());
         }
     }
-    let _ = TxidSet::slots_for(1);
+    let _ = txid_slots_for(1);
     let mut h = Histogram::new();
     h.add(0.001);
     let _ = bins::bin_of(0.5);
-    let _ = estimate(&h, run.outputs(), Refinement::Recentre, &mut points, &mut scratch);
+    let _ = estimate(
+        &h,
+        run.outputs(),
+        Refinement::Recentre,
+        &mut points,
+        &mut scratch,
+    );
     match run.estimate(Refinement::Reference, &mut points, &mut scratch) {
         Ok(e) => {
             let _ = chart_half_range(&points[..e.points.min(points.len())], e.price, &mut scratch);

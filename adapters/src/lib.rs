@@ -1,0 +1,41 @@
+//! Block sources for fiatline: one interface, one module per backend, each
+//! behind a cargo feature named after it.
+//!
+//! | feature | source | talks to |
+//! |---|---|---|
+//! | `rpc` | [`rpc::RpcSource`] | Bitcoin Core JSON-RPC over HTTP |
+//! | `blk` | [`blk::BlkSource`] | Core's `blocks/blk*.dat` files |
+//! | `esplora` | [`esplora::EsploraSource`] | an Esplora / mempool.space REST server |
+//! | `electrum` | [`electrum::ElectrumSource`] | an Electrum server |
+//!
+//! Every source implements [`BlockSource`]: the tip, the hash and header
+//! time at a height, the raw block for a hash. Errors say whether they are
+//! transient (retried by [`Retry`] with bounded backoff) or persistent
+//! (reported at once). [`select()`] turns a date, a height range or "the last
+//! 144 blocks" into block references, and [`fetch_in_order`] brings the raw
+//! blocks from several threads, in order.
+//!
+//! This crate depends on `fiatline-core`, never the reverse.
+
+mod date;
+mod error;
+mod fetch;
+mod retry;
+mod select;
+mod source;
+
+#[cfg(feature = "blk")]
+pub mod blk;
+#[cfg(feature = "electrum")]
+pub mod electrum;
+#[cfg(feature = "esplora")]
+pub mod esplora;
+#[cfg(feature = "rpc")]
+pub mod rpc;
+
+pub use date::{parse_dates, DateError, UtcDate};
+pub use error::{ErrorKind, SourceError};
+pub use fetch::fetch_in_order;
+pub use retry::Retry;
+pub use select::{select, SelectError, Selection, CONFIRMATIONS};
+pub use source::{BlockHash, BlockRef, BlockSource};

@@ -1,0 +1,268 @@
+//! Bitcoin Core over JSON-RPC (HTTP): `getblockcount`, `getblockhash`,
+//! `getblockheader`, `getblock <hash> 0`, with header look-ups batched.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use jsonrpc::bitreq_http::{self, BitreqHttpTransport};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::{BlockRef, BlockSource, SourceError};
+
+/// Requests per batch: enough to hide round trips, small enough for Core's
+/// default work queue.
+const BATCH: usize = 100;
+
+/// How to authenticate to the node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Auth {
+    /// `rpcuser` / `rpcpassword`.
+    UserPass(String, String),
+    /// The `.cookie` file Core writes at start (read at every connection, so
+    /// a restarted node's new cookie is picked up).
+    CookieFile(PathBuf),
+}
+
+/// Where and how to reach a node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RpcConfig {
+    /// `http://host:port`.
+    pub url: String,
+    /// Credentials.
+    pub auth: Auth,
+}
+
+impl RpcConfig {
+    /// Reads a data directory as the reference does: `bitcoin.conf` or
+    /// `bitcoin_rw.conf` for `rpcuser`, `rpcpassword`, `rpccookiefile`,
+    /// `rpcconnect` and `rpcport`; without a user and password, the cookie
+    /// file (default `<datadir>/.cookie`).
+    ///
+    /// # Errors
+    /// Returns a persistent error when neither configuration file exists or
+    /// one cannot be read.
+    pub fn from_datadir(datadir: &Path) -> Result<Self, SourceError> {
+        let conf = ["bitcoin.conf", "bitcoin_rw.conf"]
+            .iter()
+            .map(|name| datadir.join(name))
+            .find(|p| p.exists())
+            .ok_or_else(|| {
+                SourceError::persistent(format!(
+                    "no bitcoin.conf or bitcoin_rw.conf in {} (pass --datadir, or --rpc-url with credentials)",
+                    datadir.display()
+                ))
+            })?;
+        let text = std::fs::read_to_string(&conf).map_err(|e| {
+            SourceError::persistent(format!("cannot read {}", conf.display())).with_source(e)
+        })?;
+        let setting = |key: &str| conf_value(&text, key);
+        let host = setting("rpcconnect").unwrap_or_else(|| "127.0.0.1".into());
+        let port = setting("rpcport").unwrap_or_else(|| "8332".into());
+        let auth = match (setting("rpcuser"), setting("rpcpassword")) {
+            (Some(user), Some(password)) => Auth::UserPass(user, password),
+            _ => Auth::CookieFile(
+                setting("rpccookiefile").map_or_else(|| datadir.join(".cookie"), PathBuf::from),
+            ),
+        };
+        Ok(Self {
+            url: format!("http://{host}:{port}"),
+            auth,
+        })
+    }
+}
+
+/// The last value of `key` in a `bitcoin.conf` text (later lines win, as in Core).
+fn conf_value(text: &str, key: &str) -> Option<String> {
+    text.lines()
+        .rev()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .filter(|(k, _)| k.trim() == key)
+        .map(|(_, v)| v.trim().trim_matches('"').to_string())
+        .next()
+}
+
+/// A Bitcoin Core node reached over JSON-RPC.
+#[derive(Debug)]
+pub struct RpcSource {
+    config: RpcConfig,
+    timeout: Duration,
+}
+
+#[derive(Deserialize)]
+struct Header {
+    time: u32,
+}
+
+impl RpcSource {
+    /// Creates a source; nothing is sent until the first request.
+    pub fn new(config: RpcConfig) -> Self {
+        Self {
+            config,
+            timeout: Duration::from_secs(60),
+        }
+    }
+
+    fn client(&self) -> Result<jsonrpc::Client, SourceError> {
+        let (user, password) = match &self.config.auth {
+            Auth::UserPass(u, p) => (u.clone(), p.clone()),
+            Auth::CookieFile(path) => {
+                let cookie = std::fs::read_to_string(path).map_err(|e| {
+                    // The node writes its cookie when it starts: not there yet is worth a retry.
+                    SourceError::transient(format!(
+                        "cannot read the RPC cookie file {} (is bitcoind running with server=1?)",
+                        path.display()
+                    ))
+                    .with_source(e)
+                })?;
+                let (u, p) = cookie.trim().split_once(':').ok_or_else(|| {
+                    SourceError::persistent(format!("malformed cookie file {}", path.display()))
+                })?;
+                (u.to_string(), p.to_string())
+            }
+        };
+        let transport = BitreqHttpTransport::builder()
+            .url(&self.config.url)
+            .map_err(|e| self.error(e))?
+            .timeout(self.timeout)
+            .basic_auth(user, Some(password))
+            .build();
+        Ok(jsonrpc::Client::with_transport(transport))
+    }
+
+    fn call<T: for<'de> Deserialize<'de>>(
+        &self,
+        method: &str,
+        params: &str,
+    ) -> Result<T, SourceError> {
+        let params = RawValue::from_string(params.to_string()).map_err(|e| self.error(e))?;
+        let client = self.client()?;
+        let response = client
+            .send_request(client.build_request(method, Some(&params)))
+            .map_err(|e| self.error(e))?;
+        response.result::<T>().map_err(|e| self.error(e))
+    }
+
+    /// Sends one batch of calls of `method`, one per parameter list, and
+    /// returns the results in order.
+    fn batch<T: for<'de> Deserialize<'de>>(
+        &self,
+        method: &str,
+        params: &[String],
+    ) -> Result<Vec<T>, SourceError> {
+        let client = self.client()?;
+        let raw: Vec<Box<RawValue>> = params
+            .iter()
+            .map(|p| RawValue::from_string(p.clone()))
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.error(e))?;
+        let requests: Vec<_> = raw
+            .iter()
+            .map(|p| client.build_request(method, Some(p)))
+            .collect();
+        let responses = client.send_batch(&requests).map_err(|e| self.error(e))?;
+        responses
+            .into_iter()
+            .map(|r| {
+                r.ok_or_else(|| {
+                    SourceError::transient("the node left a batched request unanswered")
+                })?
+                .result::<T>()
+                .map_err(|e| self.error(e))
+            })
+            .collect()
+    }
+
+    /// Classifies an error so retry policy follows from its kind.
+    fn error(&self, e: impl Into<jsonrpc::Error>) -> SourceError {
+        let e = e.into();
+        let url = &self.config.url;
+        match &e {
+            jsonrpc::Error::Transport(inner) => match inner.downcast_ref::<bitreq_http::Error>() {
+                Some(bitreq_http::Error::Http(http)) if http.status_code == 401 => {
+                    SourceError::persistent(format!(
+                        "the node at {url} refused the RPC credentials (check --rpc-user/--rpc-password or the cookie file)"
+                    ))
+                }
+                Some(bitreq_http::Error::Http(http)) if http.status_code == 403 => {
+                    SourceError::persistent(format!("the node at {url} forbids this client (rpcallowip)"))
+                }
+                Some(bitreq_http::Error::Http(http)) if http.status_code >= 500 => {
+                    SourceError::transient(format!("the node at {url} answered HTTP {}", http.status_code))
+                }
+                Some(bitreq_http::Error::Http(http)) => SourceError::persistent(format!(
+                    "the node at {url} answered HTTP {}",
+                    http.status_code
+                )),
+                _ => SourceError::transient(format!("cannot reach the node at {url}")).with_source(e),
+            },
+            // -28: warming up (loading the block index); -1 covers shutting down.
+            jsonrpc::Error::Rpc(rpc) if rpc.code == -28 => {
+                SourceError::transient(format!("the node at {url} is starting: {}", rpc.message))
+            }
+            jsonrpc::Error::Rpc(rpc) => {
+                SourceError::persistent(format!("the node at {url} answered error {}: {}", rpc.code, rpc.message))
+            }
+            _ => SourceError::persistent(format!("unexpected answer from the node at {url}")).with_source(e),
+        }
+    }
+}
+
+impl BlockSource for RpcSource {
+    fn name(&self) -> &'static str {
+        "rpc"
+    }
+
+    fn tip_height(&self) -> Result<u32, SourceError> {
+        self.call("getblockcount", "[]")
+    }
+
+    fn block_ref(&self, height: u32) -> Result<BlockRef, SourceError> {
+        self.block_refs(&[height])?
+            .pop()
+            .ok_or_else(|| SourceError::persistent("empty answer"))
+    }
+
+    fn block_refs(&self, heights: &[u32]) -> Result<Vec<BlockRef>, SourceError> {
+        let mut out = Vec::with_capacity(heights.len());
+        for chunk in heights.chunks(BATCH) {
+            let params: Vec<String> = chunk.iter().map(|h| format!("[{h}]")).collect();
+            let hashes: Vec<String> = self.batch("getblockhash", &params)?;
+            let params: Vec<String> = hashes.iter().map(|h| format!("[\"{h}\", true]")).collect();
+            let headers: Vec<Header> = self.batch("getblockheader", &params)?;
+            for ((&height, hash), header) in chunk.iter().zip(hashes).zip(headers) {
+                out.push(BlockRef {
+                    height,
+                    hash: hash.parse()?,
+                    time: header.time,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn raw_block(&self, block: &BlockRef) -> Result<Vec<u8>, SourceError> {
+        let hex: String = self.call("getblock", &format!("[\"{}\", 0]", block.hash))?;
+        hex::decode(hex.trim()).map_err(|e| {
+            SourceError::persistent(format!("block {} from the node is not hex", block.hash))
+                .with_source(e)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conf_values_follow_core() {
+        let text =
+            "# comment\nrpcuser=alice\n rpcpassword = \"s3cret\" \nrpcport=1\nrpcport=18443\n";
+        assert_eq!(conf_value(text, "rpcuser").as_deref(), Some("alice"));
+        assert_eq!(conf_value(text, "rpcpassword").as_deref(), Some("s3cret"));
+        assert_eq!(conf_value(text, "rpcport").as_deref(), Some("18443"));
+        assert_eq!(conf_value(text, "rpcconnect"), None);
+    }
+}

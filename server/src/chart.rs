@@ -1,0 +1,174 @@
+//! Charts of a run's price points: a self-contained HTML page, or an SVG or
+//! PNG image with the same picture. Points are spread across their block's
+//! width on the x axis (block height), as in the reference's chart; the
+//! final price is a line; the y axis follows the reference's range rule
+//! (ALGORITHM.md step 11).
+
+use std::fmt::Write as _;
+use std::io;
+use std::path::Path;
+
+use fiatline_core::{chart_half_range, PricePoint};
+use plotters::prelude::*;
+
+use crate::consensus::Outcome;
+use crate::report::thousands;
+
+/// Writes the chart for `outcome` to `path`; the extension picks the format.
+pub(crate) fn write(path: &Path, title: &str, outcome: &Outcome) -> io::Result<()> {
+    let chart = Chart::new(title, outcome);
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("html" | "htm") => std::fs::write(path, chart.html()),
+        Some("svg") => chart.draw(&SVGBackend::new(path, (1000, 660)).into_drawing_area()),
+        Some("png") => chart.draw(&BitMapBackend::new(path, (1000, 660)).into_drawing_area()),
+        _ => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "unknown chart format: use a .html, .svg or .png file name",
+        )),
+    }
+}
+
+struct Chart {
+    title: String,
+    price: f64,
+    lo: f64,
+    hi: f64,
+    /// (x, price, time): x is the block height plus the point's place in its block.
+    points: Vec<(f64, f64, u32)>,
+    x_range: (f64, f64),
+}
+
+impl Chart {
+    fn new(title: &str, outcome: &Outcome) -> Self {
+        let price = outcome.estimate.price;
+        let mut scratch = vec![0.0; outcome.points.len()];
+        let half = chart_half_range(&outcome.points, price, &mut scratch).unwrap_or(0.05);
+        let (lo, hi) = (price - half * price, price + half * price);
+        let points = spread(&outcome.points);
+        let x_range = outcome
+            .heights
+            .map_or((0.0, 1.0), |(a, b)| (f64::from(a), f64::from(b) + 1.0));
+        let blocks = outcome.stats.blocks;
+        let title = format!("{title}: ${} ({blocks} blocks)", thousands(price as u64));
+        Self {
+            title,
+            price,
+            lo,
+            hi,
+            points,
+            x_range,
+        }
+    }
+
+    fn html(&self) -> String {
+        let mut data = String::from("[");
+        for (x, p, t) in self
+            .points
+            .iter()
+            .filter(|(_, p, _)| (self.lo..=self.hi).contains(p))
+        {
+            let _ = write!(data, "[{x:.4},{p:.2},{t}],");
+        }
+        data.push(']');
+        HTML.replace("{{TITLE}}", &html_escape(&self.title))
+            .replace("{{DATA}}", &data)
+            .replace("{{PRICE}}", &format!("{:.2}", self.price))
+            .replace("{{LO}}", &format!("{:.2}", self.lo))
+            .replace("{{HI}}", &format!("{:.2}", self.hi))
+            .replace("{{X0}}", &format!("{}", self.x_range.0))
+            .replace("{{X1}}", &format!("{}", self.x_range.1))
+    }
+
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, plotters::coord::Shift>,
+    ) -> io::Result<()> {
+        let err = |e: DrawingAreaErrorKind<DB::ErrorType>| io::Error::other(e.to_string());
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(root)
+            .caption(&self.title, ("sans-serif", 24))
+            .margin(20)
+            .x_label_area_size(45)
+            .y_label_area_size(90)
+            .build_cartesian_2d(self.x_range.0..self.x_range.1, self.lo..self.hi)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("block height")
+            .y_desc("USD per BTC")
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter(&|y| format!("${}", thousands(*y as u64)))
+            .draw()
+            .map_err(err)?;
+        chart
+            .draw_series(
+                self.points
+                    .iter()
+                    .filter(|(_, p, _)| (self.lo..=self.hi).contains(p))
+                    .map(|&(x, p, _)| Circle::new((x, p), 1, BLUE.mix(0.35).filled())),
+            )
+            .map_err(err)?;
+        chart
+            .draw_series(LineSeries::new(
+                [(self.x_range.0, self.price), (self.x_range.1, self.price)],
+                RED.stroke_width(2),
+            ))
+            .map_err(err)?;
+        root.present().map_err(err)
+    }
+}
+
+/// Places each point at its block's height plus its rank within the block
+/// over the block's point count, so a block's points fill its width.
+fn spread(points: &[PricePoint]) -> Vec<(f64, f64, u32)> {
+    let mut out = Vec::with_capacity(points.len());
+    for block in points.chunk_by(|a, b| a.height == b.height) {
+        let n = block.len() as f64;
+        for (i, p) in block.iter().enumerate() {
+            out.push((f64::from(p.height) + i as f64 / n, p.price, p.time));
+        }
+    }
+    out
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+const HTML: &str = r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{TITLE}}</title>
+<style>
+body{margin:0;background:#0d1117;color:#e6edf3;font:14px system-ui,sans-serif}
+h1{font-size:20px;font-weight:600;margin:16px 24px 0}
+canvas{display:block;margin:8px 24px;background:#fff;border-radius:6px}
+p{margin:4px 24px;color:#9da7b3}
+</style></head><body>
+<h1>{{TITLE}}</h1>
+<canvas id="c" width="1000" height="660"></canvas>
+<p>Each dot is an output near a round USD amount, at its block's height; the red line is the final price. Made by fiatline.</p>
+<script>
+const data={{DATA}}, price={{PRICE}}, lo={{LO}}, hi={{HI}}, x0={{X0}}, x1={{X1}};
+const c=document.getElementById('c'), g=c.getContext('2d');
+const L=110, R=40, T=30, B=60, W=c.width-L-R, H=c.height-T-B;
+const X=x=>L+(x-x0)/(x1-x0)*W, Y=p=>T+(hi-p)/(hi-lo)*H;
+g.font='12px sans-serif'; g.fillStyle='#333'; g.strokeStyle='#ddd';
+for(let i=0;i<=8;i++){const p=lo+(hi-lo)*i/8, y=Y(p);
+  g.beginPath(); g.moveTo(L,y); g.lineTo(L+W,y); g.stroke();
+  g.textAlign='right'; g.fillText('$'+Math.round(p).toLocaleString('en-US'),L-8,y+4);}
+for(let i=0;i<=6;i++){const x=x0+(x1-x0)*i/6;
+  g.textAlign='center'; g.fillText(Math.round(x),X(x),T+H+20);}
+g.fillText('block height',L+W/2,T+H+45);
+g.fillStyle='rgba(30,90,200,0.35)';
+for(const [x,p] of data){g.fillRect(X(x)-1,Y(p)-1,2.4,2.4);}
+g.strokeStyle='#d00'; g.lineWidth=2; g.beginPath(); g.moveTo(L,Y(price)); g.lineTo(L+W,Y(price)); g.stroke();
+g.fillStyle='#d00'; g.textAlign='left'; g.fillText('$'+Math.round(price).toLocaleString('en-US'),L+6,Y(price)-6);
+g.strokeStyle='#333'; g.lineWidth=1; g.strokeRect(L,T,W,H);
+</script></body></html>
+"#;

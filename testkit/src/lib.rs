@@ -1,0 +1,186 @@
+//! Test data and loopback servers for fiatline's tests.
+//!
+//! [`Chain`] builds a chain of blocks from real mainnet block 702861: each
+//! block is a copy with its own header (linked by previous-block hash, with a
+//! chosen time), its coinbase height rewritten (BIP 34) and its transactions'
+//! lock times changed so every txid is new. The servers speak the real
+//! protocols over loopback: [`rpc::RpcServer`] (Bitcoin Core JSON-RPC over
+//! HTTP), [`esplora::EsploraServer`] (REST), [`electrum::ElectrumServer`]
+//! (line-delimited JSON-RPC over TCP), and [`blk::write_blocks_dir`] lays out
+//! `blk*.dat` files as Core does.
+
+// Test support: it panics on setup failures by design.
+#![allow(clippy::missing_panics_doc)]
+
+pub mod blk;
+pub mod electrum;
+pub mod esplora;
+mod http;
+pub mod rpc;
+
+use fiatline_core::{Block, Transaction};
+use sha2::{Digest, Sha256};
+
+/// Double SHA-256.
+pub fn sha256d(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(Sha256::digest(bytes)).into()
+}
+
+/// Hex of a hash in display order (reversed).
+pub fn display_hex(hash: &[u8; 32]) -> String {
+    let mut h = *hash;
+    h.reverse();
+    hex::encode(h)
+}
+
+/// Real mainnet block 702861.
+pub fn block_702861() -> &'static [u8] {
+    bitcoin_test_data::blocks::mainnet_702861()
+}
+
+fn push_compact_size(out: &mut Vec<u8>, n: usize) {
+    match n {
+        0..=0xfc => out.push(n as u8),
+        0xfd..=0xffff => {
+            out.push(0xfd);
+            out.extend_from_slice(&(n as u16).to_le_bytes());
+        }
+        _ => {
+            out.push(0xfe);
+            out.extend_from_slice(&(n as u32).to_le_bytes());
+        }
+    }
+}
+
+/// A block of a generated chain.
+#[derive(Debug, Clone)]
+pub struct ChainBlock {
+    /// Height in the chain.
+    pub height: u32,
+    /// Serialised block.
+    pub bytes: Vec<u8>,
+    /// Block hash, internal byte order.
+    pub hash: [u8; 32],
+    /// Header time.
+    pub time: u32,
+    /// Each transaction: (txid in internal order, raw bytes).
+    pub txs: Vec<([u8; 32], Vec<u8>)>,
+}
+
+/// A chain of blocks, heights `first..first + len`.
+#[derive(Debug, Clone)]
+pub struct Chain {
+    /// The blocks, lowest height first.
+    pub blocks: Vec<ChainBlock>,
+}
+
+impl Chain {
+    /// Builds `count` blocks from height `first`, the first at `start_time`
+    /// and each next `spacing` seconds later.
+    pub fn generate(first: u32, count: u32, start_time: u32, spacing: u32) -> Self {
+        Self::generate_with_times(
+            first,
+            (0..count).map(|i| start_time + i * spacing).collect(),
+        )
+    }
+
+    /// Builds one block per time given, from height `first`.
+    pub fn generate_with_times(first: u32, times: Vec<u32>) -> Self {
+        Self::build(first, times, usize::MAX)
+    }
+
+    /// As [`Chain::generate_with_times`], with only the first `txs`
+    /// transactions of block 702861 in each block: light blocks for tests
+    /// that need many of them and no price.
+    pub fn generate_light(first: u32, times: Vec<u32>, txs: usize) -> Self {
+        Self::build(first, times, txs)
+    }
+
+    fn build(first: u32, times: Vec<u32>, keep: usize) -> Self {
+        let original = block_702861();
+        let parsed = Block::parse(original).expect("block 702861 parses");
+        let kept: Vec<&[u8]> = parsed
+            .transactions()
+            .take(keep)
+            .map(|tx| tx.as_bytes())
+            .collect();
+        let mut prev = *parsed.header().prev_blockhash();
+        let mut blocks = Vec::with_capacity(times.len());
+        for (i, time) in times.into_iter().enumerate() {
+            let height = first + i as u32;
+            let mut bytes = original[..80].to_vec();
+            bytes[4..36].copy_from_slice(&prev);
+            bytes[68..72].copy_from_slice(&time.to_le_bytes());
+            push_compact_size(&mut bytes, kept.len());
+            let mut txs = Vec::with_capacity(kept.len());
+            for (n, tx) in kept.iter().enumerate() {
+                let mut raw = tx.to_vec();
+                if n == 0 {
+                    // The coinbase script starts with a 3-byte push of the
+                    // height (BIP 34); rewrite it in place.
+                    let at = raw
+                        .windows(4)
+                        .position(|w| w == [0x03, 0x8d, 0xb9, 0x0a])
+                        .expect("BIP 34 push");
+                    raw[at + 1..at + 4].copy_from_slice(&height.to_le_bytes()[..3]);
+                } else {
+                    // A new lock time per height makes every txid new.
+                    let lock = raw.len() - 4;
+                    let v = u32::from_le_bytes(raw[lock..].try_into().unwrap());
+                    raw[lock..].copy_from_slice(&(v ^ (height << 8)).to_le_bytes());
+                }
+                let txid = Transaction::parse(&raw).expect("tx").txid().0;
+                bytes.extend_from_slice(&raw);
+                txs.push((txid, raw));
+            }
+            let hash = sha256d(&bytes[..80]);
+            prev = hash;
+            blocks.push(ChainBlock {
+                height,
+                bytes,
+                hash,
+                time,
+                txs,
+            });
+        }
+        Self { blocks }
+    }
+
+    /// The block at `height`, if the chain has it.
+    pub fn at(&self, height: u32) -> Option<&ChainBlock> {
+        let first = self.blocks.first()?.height;
+        self.blocks.get(height.checked_sub(first)? as usize)
+    }
+
+    /// The block with this hash (internal byte order).
+    pub fn by_hash(&self, hash: &[u8; 32]) -> Option<&ChainBlock> {
+        self.blocks.iter().find(|b| &b.hash == hash)
+    }
+
+    /// The tip's height.
+    pub fn tip(&self) -> u32 {
+        self.blocks.last().map_or(0, |b| b.height)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_generated_chain_is_linked_and_parses() {
+        let chain = Chain::generate(800_000, 3, 1_700_000_000, 600);
+        for pair in chain.blocks.windows(2) {
+            assert_eq!(&pair[1].bytes[4..36], &pair[0].hash);
+        }
+        for b in &chain.blocks {
+            let block = Block::parse(&b.bytes).unwrap();
+            assert_eq!(block.bip34_height(), Some(u64::from(b.height)));
+            assert_eq!(block.header().time(), b.time);
+        }
+        assert_ne!(chain.blocks[0].txs[5].0, chain.blocks[1].txs[5].0);
+        let light = Chain::generate_light(5, vec![1, 2], 40);
+        let block = Block::parse(&light.blocks[1].bytes).unwrap();
+        assert_eq!((block.tx_count(), block.bip34_height()), (40, Some(6)));
+    }
+}

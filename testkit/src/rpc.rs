@@ -1,0 +1,120 @@
+//! A loopback Bitcoin Core JSON-RPC server over a [`Chain`]: `getblockcount`,
+//! `getblockhash`, `getblockheader`, `getblock <hash> 0`, single or batched,
+//! with HTTP Basic auth, and faults to inject.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use serde_json::{json, Value};
+
+use crate::http::{Response, Server};
+use crate::{display_hex, Chain};
+
+/// Faults the server injects, shared with the test that started it.
+#[derive(Debug, Default)]
+pub struct Faults {
+    /// The next this many requests get HTTP 500.
+    pub fail_next: AtomicU32,
+    /// Requests answered so far.
+    pub served: AtomicU32,
+}
+
+/// A running JSON-RPC server; stops when dropped.
+#[derive(Debug)]
+pub struct RpcServer {
+    server: Server,
+    /// Faults to inject.
+    pub faults: Arc<Faults>,
+}
+
+impl RpcServer {
+    /// Serves `chain`, accepting `user:password`.
+    pub fn start(chain: Chain, user: &str, password: &str) -> Self {
+        Self::start_on("127.0.0.1:0", chain, user, password)
+    }
+
+    /// The same, on a chosen address (to restart a server on its old port).
+    pub fn start_on(addr: &str, chain: Chain, user: &str, password: &str) -> Self {
+        let expected = format!("Basic {}", BASE64.encode(format!("{user}:{password}")));
+        let faults = Arc::new(Faults::default());
+        let f = faults.clone();
+        let server = Server::start_on(addr, move |req| {
+            f.served.fetch_add(1, Ordering::SeqCst);
+            if req.authorization.as_deref() != Some(expected.as_str()) {
+                // Core answers a bad password with 401 and an empty body.
+                return Response::new(401, "text/plain", "");
+            }
+            if f.fail_next.load(Ordering::SeqCst) > 0 {
+                f.fail_next.fetch_sub(1, Ordering::SeqCst);
+                return Response::new(500, "text/plain", "Internal Server Error");
+            }
+            let Ok(request) = serde_json::from_slice::<Value>(&req.body) else {
+                return Response::new(
+                    500,
+                    "application/json",
+                    r#"{"result":null,"error":{"code":-32700,"message":"Parse error"},"id":null}"#,
+                );
+            };
+            let answer = match request {
+                Value::Array(batch) => {
+                    Value::Array(batch.iter().map(|r| call(&chain, r)).collect())
+                }
+                single => call(&chain, &single),
+            };
+            Response::new(200, "application/json", answer.to_string())
+        });
+        Self { server, faults }
+    }
+
+    /// `http://127.0.0.1:port`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.server.addr)
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.server.addr
+    }
+}
+
+fn call(chain: &Chain, request: &Value) -> Value {
+    let id = request.get("id").cloned().unwrap_or(Value::Null);
+    let params = request.get("params").cloned().unwrap_or(json!([]));
+    let method = request
+        .get("method")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let by_hash = |i: usize| {
+        params[i]
+            .as_str()
+            .and_then(|h| hex::decode(h).ok())
+            .and_then(|mut b| {
+                b.reverse();
+                chain.by_hash(&b.try_into().ok()?)
+            })
+    };
+    let result = match method {
+        "getblockcount" => Ok(json!(chain.tip())),
+        "getblockhash" => params[0]
+            .as_u64()
+            .and_then(|h| chain.at(h as u32))
+            .map(|b| json!(display_hex(&b.hash)))
+            .ok_or((-8, "Block height out of range")),
+        "getblockheader" => by_hash(0)
+            .map(|b| json!({"hash": display_hex(&b.hash), "height": b.height, "time": b.time}))
+            .ok_or((-5, "Block not found")),
+        "getblock" => by_hash(0)
+            .map(|b| json!(hex::encode(&b.bytes)))
+            .ok_or((-5, "Block not found")),
+        _ => Err((-32601, "Method not found")),
+    };
+    match result {
+        Ok(v) => json!({"result": v, "error": null, "id": id}),
+        Err((code, message)) => {
+            json!({"result": null, "error": {"code": code, "message": message}, "id": id})
+        }
+    }
+}
