@@ -132,17 +132,18 @@ fn select_date(
         });
     }
     let midnight = date.midnight();
-    // A first guess as the reference makes it (144 blocks a day back from
-    // the consensus block), widened until it is before midnight; then
-    // bisect for the first height at or after midnight (block times are
-    // nearly monotonic) and step back over stragglers.
+    // A first guess as the reference makes it (a block every ten minutes
+    // back from the consensus block) and a small margin, widened until it
+    // is before midnight; then bisect for the first height at or after
+    // midnight (block times are nearly monotonic) and step back over
+    // stragglers. Close guesses matter for blk files, read whole.
     let latest_time = i64::from(at(consensus)?.time);
-    let days_back = (latest_time - midnight).max(0) / 86_400 + 1;
-    let mut step = u32::try_from(days_back * 144).unwrap_or(u32::MAX);
-    let mut lo = consensus.saturating_sub(step);
+    let blocks_back = u32::try_from((latest_time - midnight).max(0) / 600).unwrap_or(u32::MAX);
+    let mut margin = 6u32;
+    let mut lo = consensus.saturating_sub(blocks_back.saturating_add(margin));
     while lo > 0 && i64::from(at(lo)?.time) >= midnight {
-        step = step.saturating_mul(2);
-        lo = consensus.saturating_sub(step);
+        margin = margin.saturating_mul(4);
+        lo = consensus.saturating_sub(blocks_back.saturating_add(margin));
     }
     let mut hi = consensus;
     while lo < hi {

@@ -54,7 +54,11 @@ impl Chart {
             .heights
             .map_or((0.0, 1.0), |(a, b)| (f64::from(a), f64::from(b) + 1.0));
         let blocks = outcome.stats.blocks;
-        let title = format!("{title}: ${} ({blocks} blocks)", thousands(price as u64));
+        let plural = if blocks == 1 { "" } else { "s" };
+        let title = format!(
+            "{title}: ${} ({blocks} block{plural})",
+            thousands(price as u64)
+        );
         Self {
             title,
             price,
@@ -101,7 +105,15 @@ impl Chart {
             .configure_mesh()
             .x_desc("block height")
             .y_desc("USD per BTC")
-            .x_label_formatter(&|x| format!("{x:.0}"))
+            // One label per block on short runs, ten at most on long ones.
+            .x_labels(((self.x_range.1 - self.x_range.0) as usize + 1).min(10))
+            .x_label_formatter(&|x| {
+                if x.fract() == 0.0 {
+                    format!("{x:.0}")
+                } else {
+                    String::new()
+                }
+            })
             .y_label_formatter(&|y| format!("${}", thousands(*y as u64)))
             .draw()
             .map_err(err)?;
@@ -110,7 +122,7 @@ impl Chart {
                 self.points
                     .iter()
                     .filter(|(_, p, _)| (self.lo..=self.hi).contains(p))
-                    .map(|&(x, p, _)| Circle::new((x, p), 1, BLUE.mix(0.35).filled())),
+                    .map(|&(x, p, _)| Circle::new((x, p), 2, BLUE.mix(0.35).filled())),
             )
             .map_err(err)?;
         chart

@@ -55,6 +55,11 @@ pub(crate) struct PriceArgs {
     /// Blocks fetched at the same time for one run.
     #[arg(long, default_value_t = 4, value_name = "N")]
     pub(crate) fetchers: usize,
+    /// Attempts per request when the source fails in a way that may pass
+    /// (node starting or busy, connection lost, HTTP 429/5xx), with backoff
+    /// from 0.5 s doubling to 4 s.
+    #[arg(long, default_value_t = 5, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub(crate) retries: u32,
 }
 
 /// Which blocks to price: exactly one of these.

@@ -186,8 +186,18 @@ fn run_all(
                 let Some((_, selection)) = selections.get(i) else {
                     break;
                 };
-                let result =
-                    price_selection(source, *selection, refinement, args.fetchers, progress);
+                let retry = Retry {
+                    attempts: args.retries,
+                    ..Retry::default()
+                };
+                let result = price_selection(
+                    source,
+                    *selection,
+                    refinement,
+                    args.fetchers,
+                    retry,
+                    progress,
+                );
                 if let Ok(mut slot) = results[i].lock() {
                     *slot = Some(result);
                 }
@@ -210,12 +220,13 @@ fn price_selection(
     selection: Selection,
     refinement: Refinement,
     fetchers: usize,
+    retry: Retry,
     progress: &Progress,
 ) -> Result<Outcome, PriceError> {
-    let refs = select(source, selection, Retry::default()).map_err(PriceError::Select)?;
+    let refs = select(source, selection, retry).map_err(PriceError::Select)?;
     progress.expect(refs.len());
     let mut consensus = Consensus::new(refs.len() * TXS_PER_BLOCK_GUESS);
-    fetch_in_order(source, &refs, fetchers, Retry::default(), |r, bytes| {
+    fetch_in_order(source, &refs, fetchers, retry, |r, bytes| {
         progress.tick();
         consensus
             .add(&bytes, Some(r.height), || {

@@ -85,7 +85,16 @@ impl Drop for ElectrumServer {
 fn call(chain: &Chain, txs: &HashMap<[u8; 32], Vec<u8>>, req: &Value) -> Value {
     let id = req.get("id").cloned().unwrap_or(Value::Null);
     let p = req.get("params").cloned().unwrap_or(json!([]));
-    let header = |h: u64| chain.at(h as u32).map(|b| hex::encode(&b.bytes[..80]));
+    let header = |h: u64| match chain.at(h as u32) {
+        Some(b) => Some(hex::encode(&b.bytes[..80])),
+        // Header-only history: a header carrying the time.
+        None => chain.header(h as u32).map(|(_, time)| {
+            let mut header = [0u8; 80];
+            header[0..4].copy_from_slice(&(h as u32).to_le_bytes());
+            header[68..72].copy_from_slice(&time.to_le_bytes());
+            hex::encode(header)
+        }),
+    };
     let result = match req
         .get("method")
         .and_then(Value::as_str)

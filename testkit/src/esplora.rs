@@ -50,6 +50,16 @@ impl EsploraServer {
     }
 }
 
+/// A header for a header-only history hash: the time is what matters.
+fn history_header(chain: &Chain, hash_hex: &str) -> Option<String> {
+    let mut b = hex::decode(hash_hex).ok()?;
+    b.reverse();
+    let (_, time) = chain.header_by_hash(&b.try_into().ok()?)?;
+    let mut header = [0u8; 80];
+    header[68..72].copy_from_slice(&time.to_le_bytes());
+    Some(hex::encode(header))
+}
+
 fn route(chain: &Chain, path: &str) -> Response {
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
     let by_hash = |h: &str| {

@@ -86,28 +86,31 @@ impl Chain {
 
     /// Builds one block per time given, from height `first`.
     pub fn generate_with_times(first: u32, times: Vec<u32>) -> Self {
-        Self::build(first, times, usize::MAX)
+        Self::build(first, times, |_| usize::MAX)
     }
 
     /// As [`Chain::generate_with_times`], with only the first `txs`
     /// transactions of block 702861 in each block: light blocks for tests
     /// that need many of them and no price.
     pub fn generate_light(first: u32, times: Vec<u32>, txs: usize) -> Self {
+        Self::build(first, times, |_| txs)
+    }
+
+    /// As [`Chain::generate_with_times`], with `txs(i)` transactions in the
+    /// `i`th block (all of them for `usize::MAX`).
+    pub fn generate_with(first: u32, times: Vec<u32>, txs: impl Fn(usize) -> usize) -> Self {
         Self::build(first, times, txs)
     }
 
-    fn build(first: u32, times: Vec<u32>, keep: usize) -> Self {
+    fn build(first: u32, times: Vec<u32>, keep: impl Fn(usize) -> usize) -> Self {
         let original = block_702861();
         let parsed = Block::parse(original).expect("block 702861 parses");
-        let kept: Vec<&[u8]> = parsed
-            .transactions()
-            .take(keep)
-            .map(|tx| tx.as_bytes())
-            .collect();
+        let all: Vec<&[u8]> = parsed.transactions().map(|tx| tx.as_bytes()).collect();
         let mut prev = *parsed.header().prev_blockhash();
         let mut blocks = Vec::with_capacity(times.len());
         for (i, time) in times.into_iter().enumerate() {
             let height = first + i as u32;
+            let kept = &all[..keep(i).min(all.len())];
             let mut bytes = original[..80].to_vec();
             bytes[4..36].copy_from_slice(&prev);
             bytes[68..72].copy_from_slice(&time.to_le_bytes());
@@ -144,6 +147,38 @@ impl Chain {
             });
         }
         Self { blocks }
+    }
+
+    /// The hash and time at `height`. Below the first block the chain acts
+    /// as if it had history, as a real node does: headers only, ten minutes
+    /// apart and ending a day before the first block (so no date run reaches
+    /// into it), with hashes that name their height (see [`Chain::virtual_height`]).
+    pub fn header(&self, height: u32) -> Option<([u8; 32], u32)> {
+        if let Some(b) = self.at(height) {
+            return Some((b.hash, b.time));
+        }
+        let first = self.blocks.first()?;
+        let back = first.height.checked_sub(height)?;
+        let mut hash = [0xee; 32];
+        hash[..4].copy_from_slice(&height.to_le_bytes());
+        Some((hash, first.time.saturating_sub(86_400 + back * 600)))
+    }
+
+    /// The height a header-only history hash names.
+    pub fn virtual_height(hash: &[u8; 32]) -> Option<u32> {
+        hash[4..]
+            .iter()
+            .all(|&b| b == 0xee)
+            .then(|| u32::from_le_bytes(hash[..4].try_into().unwrap_or_default()))
+    }
+
+    /// The time of the header with this hash, history included.
+    pub fn header_by_hash(&self, hash: &[u8; 32]) -> Option<(u32, u32)> {
+        if let Some(b) = self.by_hash(hash) {
+            return Some((b.height, b.time));
+        }
+        let height = Self::virtual_height(hash)?;
+        self.header(height).map(|(_, time)| (height, time))
     }
 
     /// The block at `height`, if the chain has it.

@@ -87,24 +87,22 @@ fn call(chain: &Chain, request: &Value) -> Value {
         .get("method")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let by_hash = |i: usize| {
-        params[i]
-            .as_str()
-            .and_then(|h| hex::decode(h).ok())
-            .and_then(|mut b| {
-                b.reverse();
-                chain.by_hash(&b.try_into().ok()?)
-            })
+    let hash = |i: usize| -> Option<[u8; 32]> {
+        let mut b = hex::decode(params[i].as_str()?).ok()?;
+        b.reverse();
+        b.try_into().ok()
     };
+    let by_hash = |i: usize| chain.by_hash(&hash(i)?);
     let result = match method {
         "getblockcount" => Ok(json!(chain.tip())),
         "getblockhash" => params[0]
             .as_u64()
-            .and_then(|h| chain.at(h as u32))
-            .map(|b| json!(display_hex(&b.hash)))
+            .and_then(|h| chain.header(h as u32))
+            .map(|(h, _)| json!(display_hex(&h)))
             .ok_or((-8, "Block height out of range")),
-        "getblockheader" => by_hash(0)
-            .map(|b| json!({"hash": display_hex(&b.hash), "height": b.height, "time": b.time}))
+        "getblockheader" => hash(0)
+            .and_then(|h| Some((h, chain.header_by_hash(&h)?)))
+            .map(|(h, (height, time))| json!({"hash": display_hex(&h), "height": height, "time": time}))
             .ok_or((-5, "Block not found")),
         "getblock" => by_hash(0)
             .map(|b| json!(hex::encode(&b.bytes)))
