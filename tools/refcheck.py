@@ -104,8 +104,7 @@ def serve(blocks):
         def log_message(self, *args):
             pass
 
-        def do_POST(self):
-            req = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        def answer(self, req):
             method, params = req["method"], req.get("params", [])
             if method == "getblockcount":
                 result = len(blocks) - 1
@@ -119,7 +118,13 @@ def serve(blocks):
                 result = blocks[by_hash[params[0]]].hex()
             else:
                 result = None
-            body = json.dumps({"result": result, "error": None, "id": req.get("id")}).encode()
+            return {"result": result, "error": None, "id": req.get("id")}
+
+        def do_POST(self):
+            req = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            # fiatline batches requests: a JSON array of calls.
+            answer = [self.answer(r) for r in req] if isinstance(req, list) else self.answer(req)
+            body = json.dumps(answer).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -172,18 +177,29 @@ def main():
         sys.exit(f"the reference prices {RUN} blocks; got {len(files)}")
     blocks = [read_block(p) for p in files]
     server = serve(blocks + [blocks[-1]])
+    port = server.server_address[1]
     import contextlib, io
     with contextlib.redirect_stdout(io.StringIO()):
-        rough, price = run_reference(args.reference, server.server_address[1])
-    server.shutdown()
+        rough, price = run_reference(args.reference, port)
 
-    cmd = [args.fiatline, "price", "--json"]
+    def ours(cmd):
+        out = json.loads(subprocess.run(cmd, check=True, capture_output=True).stdout)
+        return {"rough": out["rough"], "price": out["price"]}
+
+    files_cmd = [args.fiatline, "price", "--json"]
     for p in files:
-        cmd += ["--block-file", p]
-    ours = json.loads(subprocess.run(cmd, check=True, capture_output=True).stdout)
-    print(json.dumps({"reference": {"rough": rough, "price": price},
-                      "fiatline": {"rough": ours["rough"], "price": ours["price"]}}))
-    ok = ours["rough"] == rough and abs(ours["price"] - price) <= 1e-6
+        files_cmd += ["--block-file", p]
+    results = {
+        "reference": {"rough": rough, "price": price},
+        "fiatline --block-file": ours(files_cmd),
+        # The same node the reference read, through fiatline's RPC source.
+        "fiatline --recent --rpc-url": ours([args.fiatline, "price", "--recent", "--json",
+                                              "--rpc-url", f"http://127.0.0.1:{port}",
+                                              "--rpc-user", "u", "--rpc-password", "p"]),
+    }
+    server.shutdown()
+    print(json.dumps(results))
+    ok = all(r["rough"] == rough and abs(r["price"] - price) <= 1e-6 for r in results.values())
     print("same" if ok else "DIFFERENT")
     sys.exit(0 if ok else 1)
 

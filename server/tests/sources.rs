@@ -334,3 +334,28 @@ fn a_malformed_block_from_the_node_is_named() {
         "{err}"
     );
 }
+
+#[test]
+fn a_date_through_esplora_and_electrum_matches_rpc() {
+    let chain = Chain::generate(840_000, 18, START, 3600);
+    let rpc = RpcServer::start(chain.clone(), "alice", "pw");
+    let esplora = EsploraServer::start(chain.clone());
+    let electrum = ElectrumServer::start(chain);
+    let (r, e, l) = (rpc.url(), esplora.url(), electrum.url());
+    let runs: [&[&str]; 3] = [
+        &["--rpc-url", &r, "--rpc-user", "alice", "--rpc-password", "pw"],
+        &["--source", "esplora", "--esplora-url", &e],
+        &["--source", "electrum", "--electrum-url", &l],
+    ];
+    let got: Vec<serde_json::Value> = runs
+        .iter()
+        .map(|source| {
+            let mut args = vec!["price", "--date", "2024-01-01", "--json"];
+            args.extend_from_slice(source);
+            json_lines(&fiatline(&args)).remove(0)
+        })
+        .collect();
+    assert_eq!(got[0]["first_height"], 840_000);
+    assert_eq!(got[0]["last_height"], 840_003);
+    assert!(got.iter().all(|v| v == &got[0]), "{got:?}");
+}

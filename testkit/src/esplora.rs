@@ -73,13 +73,15 @@ fn route(chain: &Chain, path: &str) -> Response {
         ["block-height", h] => h
             .parse()
             .ok()
-            .and_then(|h| chain.at(h))
-            .map_or_else(not_found, |b| {
-                Response::new(200, "text/plain", display_hex(&b.hash))
+            .and_then(|h| chain.header(h))
+            .map_or_else(not_found, |(hash, _)| {
+                Response::new(200, "text/plain", display_hex(&hash))
             }),
-        ["block", h, "header"] => by_hash(h).map_or_else(not_found, |b| {
-            Response::new(200, "text/plain", hex::encode(&b.bytes[..80]))
-        }),
+        ["block", h, "header"] => match by_hash(h) {
+            Some(b) => Response::new(200, "text/plain", hex::encode(&b.bytes[..80])),
+            None => history_header(chain, h)
+                .map_or_else(not_found, |hdr| Response::new(200, "text/plain", hdr)),
+        },
         ["block", h, "raw"] => by_hash(h).map_or_else(not_found, |b| {
             Response::new(200, "application/octet-stream", b.bytes.clone())
         }),
