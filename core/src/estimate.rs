@@ -105,6 +105,27 @@ pub fn estimate(
     points: &mut [PricePoint],
     scratch: &mut [f64],
 ) -> Result<Estimate, EstimateError> {
+    estimate_from(
+        histogram,
+        outputs.iter().copied(),
+        refinement,
+        points,
+        scratch,
+    )
+}
+
+/// As [`estimate`], with the outputs as any iterator in their order (the
+/// rolling window's live outputs, for one).
+///
+/// # Errors
+/// As [`estimate`].
+pub fn estimate_from(
+    histogram: &Histogram,
+    outputs: impl IntoIterator<Item = RawOutput>,
+    refinement: Refinement,
+    points: &mut [PricePoint],
+    scratch: &mut [f64],
+) -> Result<Estimate, EstimateError> {
     // 19 KiB of stack, stated in the crate's memory budget.
     let mut curve = [0.0; BIN_COUNT];
     if histogram.normalise_into(&mut curve) <= 0.0 {
@@ -114,8 +135,10 @@ pub fn estimate(
 
     let bands = Bands::new(fit.price);
     let mut found = 0;
+    let mut considered = 0;
     for output in outputs {
-        bands.points_of(output, |p| {
+        considered += 1;
+        bands.points_of(&output, |p| {
             if let Some(slot) = points.get_mut(found) {
                 *slot = p;
             }
@@ -145,7 +168,7 @@ pub fn estimate(
         points: found,
         points_in_range: c.count,
         deviation: c.deviation,
-        outputs: outputs.len(),
+        outputs: considered,
         fit,
     })
 }

@@ -1,10 +1,7 @@
 //! Which transactions count (ALGORITHM.md step 6), decided in the same walk
 //! that parses them.
 
-use crate::outputs::RawOutput;
-use crate::run::Run;
 use crate::tx::{Transaction, TxIn, TxOut};
-use crate::txid::Txid;
 use crate::visitor::Visitor;
 
 /// Most inputs a used transaction may have.
@@ -12,11 +9,15 @@ const MAX_INPUTS: usize = 5;
 /// Largest witness item, and largest total of one input's items, in bytes.
 const MAX_WITNESS: usize = 500;
 
-/// A visitor that gathers one transaction's facts and hands its verdict to
-/// the run when the transaction is complete.
-pub(crate) struct TxFilter<'r, 'a, T, O> {
-    run: &'r mut Run<T, O>,
-    at: (u32, u32),
+/// What step 6 says of a transaction before the same-day rule: `None` if a
+/// filter rejects it, else its previous txids (at most five) and the values
+/// of its two outputs.
+pub(crate) type Candidate<'v, 'a> = Option<(&'v [&'a [u8; 32]], [u64; 2])>;
+
+/// A visitor that gathers each transaction's facts and hands the finished
+/// transaction, with its verdict, to `sink`.
+pub(crate) struct TxFilter<'a, F> {
+    sink: F,
     rejected: bool,
     inputs: usize,
     prevouts: [&'a [u8; 32]; MAX_INPUTS],
@@ -24,15 +25,10 @@ pub(crate) struct TxFilter<'r, 'a, T, O> {
     witness_total: usize,
 }
 
-impl<'r, T, O> TxFilter<'r, '_, T, O>
-where
-    T: AsRef<[Txid]> + AsMut<[Txid]>,
-    O: AsRef<[RawOutput]> + AsMut<[RawOutput]>,
-{
-    pub(crate) fn new(run: &'r mut Run<T, O>, height: u32, time: u32) -> Self {
+impl<'a, F: FnMut(&Transaction<'a>, Candidate<'_, 'a>)> TxFilter<'a, F> {
+    pub(crate) fn new(sink: F) -> Self {
         Self {
-            run,
-            at: (height, time),
+            sink,
             rejected: false,
             inputs: 0,
             prevouts: [&[0; 32]; MAX_INPUTS],
@@ -42,11 +38,8 @@ where
     }
 }
 
-impl<'a, T, O> Visitor<'a> for TxFilter<'_, 'a, T, O>
-where
-    T: AsRef<[Txid]> + AsMut<[Txid]>,
-    O: AsRef<[RawOutput]> + AsMut<[RawOutput]>,
-{
+impl<'a, F: FnMut(&Transaction<'a>, Candidate<'_, 'a>)> Visitor<'a> for TxFilter<'a, F> {
+    // The input count comes first in every transaction: the facts restart here.
     fn visit_input_count(&mut self, count: usize) {
         self.rejected = count > MAX_INPUTS;
         self.inputs = count;
@@ -81,9 +74,14 @@ where
     }
 
     fn visit_transaction(&mut self, tx: &Transaction<'a>) {
-        let txid = tx.txid();
         let prevouts = self.prevouts.get(..self.inputs).unwrap_or_default();
         let candidate = (!self.rejected).then_some((prevouts, self.values));
-        self.run.take(&txid, candidate, self.at);
+        (self.sink)(tx, candidate);
     }
+}
+
+/// Whether an amount enters the histogram: strictly between 1e-5 and 1e5
+/// BTC, compared in BTC as the reference writes it.
+pub(crate) fn in_range(btc: f64) -> bool {
+    1e-5 < btc && btc < 1e5
 }

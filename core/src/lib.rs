@@ -35,7 +35,10 @@
 //! - the [`stencil`]s (step 8) and the [`rough`] price (step 9);
 //! - price [`points`] (step 10) and the [`central`] price (step 11), put
 //!   together by [`estimate()`]; the [`confidence`] formula;
-//! - [`Run`]: blocks in, estimate out.
+//! - [`Run`]: blocks in, estimate out; [`Window`] (`window.rs`): the
+//!   rolling window of live mode, transactions in and out, estimate at any time;
+//! - [`cell`]: the latest estimate, published by one writer to many readers
+//!   without locks.
 //!
 //! # Memory
 //! All state is fixed-size or lent by the caller:
@@ -71,6 +74,7 @@ use core::fmt;
 
 pub mod bins;
 mod block;
+pub mod cell;
 pub mod central;
 pub mod confidence;
 mod error;
@@ -88,10 +92,13 @@ mod tables;
 mod tx;
 mod txid;
 mod visitor;
+mod window;
 
 pub use block::{Block, Header, Transactions, HEADER_LEN};
 pub use error::{ParseError, ParseErrorKind};
-pub use estimate::{chart_half_range, estimate, Estimate, EstimateError, Refinement};
+pub use estimate::{
+    chart_half_range, estimate, estimate_from, Estimate, EstimateError, Refinement,
+};
 pub use histogram::Histogram;
 pub use outputs::{OutputLog, RawOutput};
 pub use points::PricePoint;
@@ -100,6 +107,9 @@ pub use seen::{txid_slots_for, TxidSet};
 pub use tx::{Inputs, Outputs, Transaction, TxIn, TxOut, Witness, Witnesses};
 pub use txid::Txid;
 pub use visitor::{NoopVisitor, Visitor};
+pub use window::{
+    window_index_slots_for, Added, Window, WindowEntry, WindowError, WindowStats, DEFAULT_SPAN,
+};
 
 /// Lent storage that is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,11 +6,12 @@ use core::fmt;
 use crate::block::Block;
 use crate::error::ParseError;
 use crate::estimate::{estimate, Estimate, EstimateError, Refinement};
-use crate::filter::TxFilter;
+use crate::filter::{in_range, Candidate, TxFilter};
 use crate::histogram::Histogram;
 use crate::outputs::{OutputLog, RawOutput};
 use crate::points::PricePoint;
 use crate::seen::TxidSet;
+use crate::tx::Transaction;
 use crate::txid::Txid;
 use crate::CapacityError;
 
@@ -125,20 +126,19 @@ where
         if self.outputs.room() < n.saturating_mul(2) {
             return Err(CapacityError::Outputs);
         }
-        let mut filter = TxFilter::new(self, height, block.header().time());
-        block.visit_transactions(&mut filter);
+        let time = block.header().time();
+        block.visit_transactions(&mut TxFilter::new(
+            |tx: &Transaction<'_>, candidate: Candidate<'_, '_>| {
+                self.take(&tx.txid(), candidate, (height, time));
+            },
+        ));
         self.stats.blocks += 1;
         Ok(())
     }
 
     /// Takes in one transaction's verdict from the filter: records its txid,
     /// applies the same-day rule and counts its outputs if it is used.
-    pub(crate) fn take(
-        &mut self,
-        txid: &Txid,
-        candidate: Option<(&[&[u8; 32]], [u64; 2])>,
-        at: (u32, u32),
-    ) {
+    fn take(&mut self, txid: &Txid, candidate: Candidate<'_, '_>, at: (u32, u32)) {
         self.stats.txs += 1;
         // Room was checked for the whole block, so neither can fail here.
         let _ = self.seen.insert(txid);
@@ -156,8 +156,7 @@ where
                 time: at.1,
             };
             let btc = output.btc();
-            // Strict bounds, in BTC, as the reference writes them.
-            if 1e-5 < btc && btc < 1e5 && self.outputs.push(output).is_ok() {
+            if in_range(btc) && self.outputs.push(output).is_ok() {
                 self.histogram.add(btc);
                 self.stats.outputs += 1;
             }

@@ -343,7 +343,14 @@ fn a_date_through_esplora_and_electrum_matches_rpc() {
     let electrum = ElectrumServer::start(chain);
     let (r, e, l) = (rpc.url(), esplora.url(), electrum.url());
     let runs: [&[&str]; 3] = [
-        &["--rpc-url", &r, "--rpc-user", "alice", "--rpc-password", "pw"],
+        &[
+            "--rpc-url",
+            &r,
+            "--rpc-user",
+            "alice",
+            "--rpc-password",
+            "pw",
+        ],
         &["--source", "esplora", "--esplora-url", &e],
         &["--source", "electrum", "--electrum-url", &l],
     ];

@@ -1,0 +1,202 @@
+//! The rolling window: the same price as a consensus run over the same
+//! blocks, expiry and removal that leave exactly what they should, and
+//! invariants under random sequences of operations.
+
+use std::collections::HashMap;
+
+use fiatline_core::{
+    txid_slots_for, window_index_slots_for, Added, Block, Histogram, PricePoint, RawOutput,
+    Refinement, Run, Transaction, Txid, Window, WindowEntry, WindowError,
+};
+use fiatline_testkit::Chain;
+use proptest::prelude::*;
+
+fn window(entries: usize, span: u32) -> Window<Vec<WindowEntry>, Vec<u32>> {
+    Window::new(
+        vec![WindowEntry::default(); entries],
+        vec![0; window_index_slots_for(entries)],
+        span,
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_window_of_blocks_prices_like_a_consensus_run() {
+    let chain = Chain::generate(840_000, 6, 1_704_139_200, 600);
+    let txs = 6 * 2500;
+    let mut run = Run::new(
+        vec![Txid::default(); txid_slots_for(txs)],
+        vec![RawOutput::default(); 2 * txs],
+    );
+    let mut w = window(txs, 86_400);
+    for b in &chain.blocks {
+        let block = Block::parse(&b.bytes).unwrap();
+        run.add_block(&block, b.height).unwrap();
+        w.add_block(&block, b.height).unwrap();
+    }
+    let (mut p1, mut s1) = (vec![PricePoint::default(); 40_000], vec![0.0; 40_000]);
+    let (mut p2, mut s2) = (p1.clone(), s1.clone());
+    let from_run = run
+        .estimate(Refinement::Reference, &mut p1, &mut s1)
+        .unwrap();
+    let from_window = w.estimate(Refinement::Reference, &mut p2, &mut s2).unwrap();
+    assert_eq!(from_window, from_run);
+    assert_eq!(p1[..from_run.points], p2[..from_window.points]);
+    assert_eq!(w.histogram(), run.histogram());
+    assert_eq!(w.len(), txs);
+    assert_eq!(w.stats().received, txs as u64);
+    assert_eq!(w.stats().filtered, (txs as u64) - run.stats().used_txs);
+}
+
+fn real_txs() -> Vec<Vec<u8>> {
+    let block = Block::parse(bitcoin_test_data::blocks::mainnet_702861()).unwrap();
+    block
+        .transactions()
+        .map(|t| t.as_bytes().to_vec())
+        .collect()
+}
+
+#[test]
+fn expiry_and_removal_leave_exactly_the_rest() {
+    let txs = real_txs();
+    let mut w = window(3000, 100);
+    for (i, raw) in txs.iter().enumerate() {
+        w.add_bytes(raw, 1000 + i as u32 / 10, 0).unwrap();
+    }
+    assert_eq!(w.len(), 2500);
+    // Removed early: every third transaction.
+    let removed: Vec<Txid> = txs
+        .iter()
+        .step_by(3)
+        .map(|t| Transaction::parse(t).unwrap().txid())
+        .collect();
+    for id in &removed {
+        assert!(w.remove(id));
+        assert!(!w.remove(id), "a second removal finds nothing");
+    }
+    // Expired: first seen before 1000 + 150 at now = 1250 with a span of 100.
+    let gone = w.expire(1250);
+    let expected_live: Vec<Txid> = txs
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 3 != 0 && 1000 + *i as u32 / 10 + 100 > 1250)
+        .map(|(_, t)| Transaction::parse(t).unwrap().txid())
+        .collect();
+    assert_eq!(w.len(), expected_live.len());
+    assert_eq!(gone + removed.len() + expected_live.len(), 2500);
+    for id in &expected_live {
+        assert!(w.contains(id));
+    }
+    // The histogram holds exactly the outputs still listed.
+    let mut h = Histogram::new();
+    for o in w.outputs() {
+        h.add(o.btc());
+    }
+    assert_eq!(&h, w.histogram());
+    assert_eq!(w.bounds().map(|b| b.0), Some(1151));
+    // Everything expires.
+    w.expire(u32::MAX);
+    assert!(w.is_empty());
+    assert_eq!(w.histogram(), &Histogram::new());
+}
+
+#[test]
+fn a_full_window_refuses_and_changes_nothing() {
+    let txs = real_txs();
+    let mut w = window(10, 100);
+    for raw in &txs[..10] {
+        w.add_bytes(raw, 5, 0).unwrap();
+    }
+    let before = w.histogram().clone();
+    assert_eq!(w.add_bytes(&txs[10], 5, 0), Err(WindowError::Full));
+    assert_eq!(w.histogram(), &before);
+    assert_eq!(w.len(), 10);
+    // Room comes back when a transaction leaves.
+    assert!(w.remove(&Transaction::parse(&txs[0]).unwrap().txid()));
+    assert!(w.add_bytes(&txs[10], 5, 0).is_ok());
+    assert!(matches!(
+        w.add_bytes(&[1, 2, 3], 5, 0),
+        Err(WindowError::Parse(_))
+    ));
+    assert_eq!(
+        Window::new(vec![WindowEntry::default(); 70], vec![0u32; 70], 1).err(),
+        Some(WindowError::IndexTooSmall)
+    );
+}
+
+#[test]
+fn a_confirmation_does_not_remove_and_duplicates_change_nothing() {
+    let txs = real_txs();
+    let mut w = window(100, 100);
+    let first = w.add_bytes(&txs[5], 10, 0).unwrap();
+    assert_ne!(first, Added::Duplicate);
+    assert_eq!(w.add_bytes(&txs[5], 20, 702_861).unwrap(), Added::Duplicate);
+    assert_eq!(w.len(), 1);
+    assert_eq!(
+        w.outputs()
+            .map(|o| (o.height, o.time))
+            .next()
+            .unwrap_or((702_861, 10)),
+        (702_861, 10)
+    );
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Add(usize, u32),
+    Remove(usize),
+    Expire(u32),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (0usize..300, 0u32..50).prop_map(|(i, dt)| Op::Add(i, dt)),
+        2 => (0usize..300).prop_map(Op::Remove),
+        1 => (0u32..60).prop_map(Op::Expire),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// Random adds (in time order), removals and expiries on a small ring:
+    /// the window agrees with a model of what must be live, counts never
+    /// underflow, and the histogram always equals its listed outputs.
+    #[test]
+    fn invariants_hold(ops in prop::collection::vec(op(), 1..200)) {
+        let txs = real_txs();
+        let ids: Vec<Txid> = txs.iter().map(|t| Transaction::parse(t).unwrap().txid()).collect();
+        let mut w = window(64, 30);
+        let mut model: HashMap<Txid, u32> = HashMap::new();
+        let mut now = 0u32;
+        for op in ops {
+            match op {
+                Op::Add(i, dt) => {
+                    now += dt;
+                    match w.add_bytes(&txs[i], now, 0) {
+                        Ok(Added::Duplicate) => prop_assert!(model.contains_key(&ids[i])),
+                        Ok(_) => { model.insert(ids[i], now); }
+                        Err(WindowError::Full) => prop_assert!(!model.contains_key(&ids[i])),
+                        Err(e) => prop_assert!(false, "{e}"),
+                    }
+                }
+                Op::Remove(i) => prop_assert_eq!(w.remove(&ids[i]), model.remove(&ids[i]).is_some()),
+                Op::Expire(dt) => {
+                    now += dt;
+                    w.expire(now);
+                    // Adds come in time order here, so expiry is exact.
+                    model.retain(|_, t| *t + 30 > now);
+                }
+            }
+            prop_assert_eq!(w.len(), model.len());
+            for id in model.keys() {
+                prop_assert!(w.contains(id));
+            }
+            let mut h = Histogram::new();
+            for o in w.outputs() {
+                h.add(o.btc());
+            }
+            prop_assert_eq!(&h, w.histogram());
+        }
+    }
+}
