@@ -7,6 +7,8 @@
 //! | `blk` | [`blk::BlkSource`] | Core's `blocks/blk*.dat` files |
 //! | `esplora` | [`esplora::EsploraSource`] | an Esplora / mempool.space REST server |
 //! | `electrum` | [`electrum::ElectrumSource`] | an Electrum server |
+//! | `zmq` | [`zmq::ZmqSource`] (live) | Bitcoin Core's ZMQ notifications, RPC for resync |
+//! | `replay` | [`replay::ReplaySource`] (live) | a recording of transactions |
 //!
 //! Every source implements [`BlockSource`]: the tip, the hash and header
 //! time at a height, the raw block for a hash. Errors say whether they are
@@ -20,6 +22,7 @@
 mod date;
 mod error;
 mod fetch;
+mod live;
 mod retry;
 mod select;
 mod source;
@@ -30,12 +33,17 @@ pub mod blk;
 pub mod electrum;
 #[cfg(feature = "esplora")]
 pub mod esplora;
+#[cfg(feature = "replay")]
+pub mod replay;
 #[cfg(feature = "rpc")]
 pub mod rpc;
+#[cfg(feature = "zmq")]
+pub mod zmq;
 
 pub use date::{parse_dates, DateError, UtcDate};
 pub use error::{ErrorKind, SourceError};
 pub use fetch::fetch_in_order;
+pub use live::{LiveEvent, LiveSource, LiveStatus};
 pub use retry::Retry;
 pub use select::{select, SelectError, Selection, CONFIRMATIONS};
 pub use source::{BlockHash, BlockRef, BlockSource};

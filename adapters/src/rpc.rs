@@ -8,7 +8,7 @@ use jsonrpc::bitreq_http::{self, BitreqHttpTransport};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::{BlockRef, BlockSource, SourceError};
+use crate::{BlockHash, BlockRef, BlockSource, SourceError};
 
 /// Requests per batch: enough to hide round trips, small enough for Core's
 /// default work queue.
@@ -207,6 +207,60 @@ impl RpcSource {
             }
             _ => SourceError::persistent(format!("unexpected answer from the node at {url}")).with_source(e),
         }
+    }
+}
+
+impl RpcSource {
+    /// Returns the mempool's txids (internal byte order) with their
+    /// first-seen times (`getrawmempool true`).
+    ///
+    /// # Errors
+    /// As any call to the node.
+    pub fn mempool(&self) -> Result<Vec<([u8; 32], u32)>, SourceError> {
+        #[derive(Deserialize)]
+        struct Entry {
+            time: u64,
+        }
+        let entries: std::collections::HashMap<String, Entry> =
+            self.call("getrawmempool", "[true]")?;
+        entries
+            .into_iter()
+            .map(|(txid, e)| {
+                Ok((
+                    txid.parse::<BlockHash>()?.0,
+                    u32::try_from(e.time).unwrap_or(u32::MAX),
+                ))
+            })
+            .collect()
+    }
+
+    /// Returns raw transactions by txid (internal byte order), batched;
+    /// `None` for one that is gone (confirmed or evicted since).
+    ///
+    /// # Errors
+    /// As any call to the node, but a missing transaction is not an error.
+    pub fn raw_transactions(
+        &self,
+        txids: &[[u8; 32]],
+    ) -> Result<Vec<Option<Vec<u8>>>, SourceError> {
+        let mut out = Vec::with_capacity(txids.len());
+        let client = self.client()?;
+        for chunk in txids.chunks(BATCH) {
+            let params: Vec<Box<RawValue>> = chunk
+                .iter()
+                .map(|t| RawValue::from_string(format!("[\"{}\"]", BlockHash(*t))))
+                .collect::<Result<_, _>>()
+                .map_err(|e| self.error(e))?;
+            let requests: Vec<_> = params
+                .iter()
+                .map(|p| client.build_request("getrawtransaction", Some(p)))
+                .collect();
+            for response in client.send_batch(&requests).map_err(|e| self.error(e))? {
+                let hex = response.and_then(|r| r.result::<String>().ok());
+                out.push(hex.and_then(|h| hex::decode(h).ok()));
+            }
+        }
+        Ok(out)
     }
 }
 

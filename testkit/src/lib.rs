@@ -17,6 +17,7 @@ pub mod electrum;
 pub mod esplora;
 mod http;
 pub mod rpc;
+pub mod zmq;
 
 use fiatline_core::{Block, Transaction};
 use sha2::{Digest, Sha256};

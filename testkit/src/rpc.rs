@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
@@ -22,12 +22,17 @@ pub struct Faults {
     pub served: AtomicU32,
 }
 
+/// The node's mempool: (txid in internal order, raw transaction, first-seen time).
+pub type Mempool = Arc<Mutex<Vec<([u8; 32], Vec<u8>, u32)>>>;
+
 /// A running JSON-RPC server; stops when dropped.
 #[derive(Debug)]
 pub struct RpcServer {
     server: Server,
     /// Faults to inject.
     pub faults: Arc<Faults>,
+    /// The mempool `getrawmempool` and `getrawtransaction` answer from.
+    pub mempool: Mempool,
 }
 
 impl RpcServer {
@@ -41,6 +46,8 @@ impl RpcServer {
         let expected = format!("Basic {}", BASE64.encode(format!("{user}:{password}")));
         let faults = Arc::new(Faults::default());
         let f = faults.clone();
+        let mempool: Mempool = Arc::default();
+        let pool = mempool.clone();
         let server = Server::start_on(addr, move |req| {
             f.served.fetch_add(1, Ordering::SeqCst);
             if req.authorization.as_deref() != Some(expected.as_str()) {
@@ -60,13 +67,17 @@ impl RpcServer {
             };
             let answer = match request {
                 Value::Array(batch) => {
-                    Value::Array(batch.iter().map(|r| call(&chain, r)).collect())
+                    Value::Array(batch.iter().map(|r| call(&chain, &pool, r)).collect())
                 }
-                single => call(&chain, &single),
+                single => call(&chain, &pool, &single),
             };
             Response::new(200, "application/json", answer.to_string())
         });
-        Self { server, faults }
+        Self {
+            server,
+            faults,
+            mempool,
+        }
     }
 
     /// `http://127.0.0.1:port`.
@@ -80,7 +91,7 @@ impl RpcServer {
     }
 }
 
-fn call(chain: &Chain, request: &Value) -> Value {
+fn call(chain: &Chain, mempool: &Mempool, request: &Value) -> Value {
     let id = request.get("id").cloned().unwrap_or(Value::Null);
     let params = request.get("params").cloned().unwrap_or(json!([]));
     let method = request
@@ -107,6 +118,19 @@ fn call(chain: &Chain, request: &Value) -> Value {
         "getblock" => by_hash(0)
             .map(|b| json!(hex::encode(&b.bytes)))
             .ok_or((-5, "Block not found")),
+        "getrawmempool" => {
+            let pool = mempool.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let entries: serde_json::Map<String, Value> =
+                pool.iter().map(|(txid, _, time)| (display_hex(txid), json!({"time": time, "vsize": 100}))).collect();
+            Ok(Value::Object(entries))
+        }
+        "getrawtransaction" => {
+            let pool = mempool.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            hash(0)
+                .and_then(|t| pool.iter().find(|(txid, _, _)| *txid == t))
+                .map(|(_, raw, _)| json!(hex::encode(raw)))
+                .ok_or((-5, "No such mempool or blockchain transaction"))
+        }
         _ => Err((-32601, "Method not found")),
     };
     match result {

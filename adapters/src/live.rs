@@ -1,0 +1,60 @@
+//! The live interface: sources that push transactions and blocks as they
+//! happen, beside the [`crate::BlockSource`]s that answer questions.
+
+use std::time::Duration;
+
+use crate::SourceError;
+
+/// Something that happened at a live source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LiveEvent {
+    /// A transaction entered the mempool (or a recording), first seen at `time`.
+    Tx {
+        /// The serialised transaction.
+        raw: Vec<u8>,
+        /// First-seen time, Unix seconds.
+        time: u32,
+    },
+    /// A transaction left the mempool without confirming (replaced,
+    /// evicted, conflicted); its txid in internal byte order.
+    Gone {
+        /// The txid.
+        txid: [u8; 32],
+    },
+    /// A block was connected.
+    Block {
+        /// The serialised block.
+        raw: Vec<u8>,
+        /// When it arrived, Unix seconds.
+        time: u32,
+    },
+    /// Messages may have been missed (a gap in sequence numbers, or a
+    /// reconnect); what follows is a resynchronisation of the mempool.
+    Resync,
+    /// A finite source (a recording) has nothing more.
+    End,
+}
+
+/// What a live source can say of itself, for `/health`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LiveStatus {
+    /// Receiving now.
+    pub connected: bool,
+    /// Whether the source sees the mempool, or only blocks.
+    pub mempool: bool,
+}
+
+/// A source of live events.
+pub trait LiveSource: Send {
+    /// A short name for messages and `/health`.
+    fn name(&self) -> &'static str;
+
+    /// Waits at most `timeout` for the next event; `Ok(None)` when none came.
+    ///
+    /// # Errors
+    /// Returns a [`SourceError`]: transient ones are worth calling again.
+    fn next_event(&mut self, timeout: Duration) -> Result<Option<LiveEvent>, SourceError>;
+
+    /// Returns the source's state.
+    fn status(&self) -> LiveStatus;
+}

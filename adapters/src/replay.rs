@@ -1,0 +1,276 @@
+//! Replaying recordings: JSON lines `{"timestamp": <unix seconds>,
+//! "raw_hex": "<tx hex>"}`, optionally gzip-compressed (detected by its
+//! magic bytes), at any speed multiple or as fast as possible. A line that
+//! does not parse (bad JSON, bad hex, a malformed transaction) is skipped,
+//! counted and logged; the replay goes on.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+
+use crate::live::{LiveEvent, LiveSource, LiveStatus};
+use crate::SourceError;
+
+/// How fast a recording plays.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Speed {
+    /// Recorded time divided by this factor (1.0 is real time).
+    Times(f64),
+    /// No waiting at all.
+    Fastest,
+}
+
+#[derive(Deserialize)]
+struct Line {
+    timestamp: u64,
+    raw_hex: String,
+}
+
+/// Counts of a replay so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ReplayStats {
+    /// Lines read.
+    pub lines: u64,
+    /// Transactions delivered.
+    pub delivered: u64,
+    /// Lines skipped as malformed.
+    pub skipped: u64,
+}
+
+/// A recording being replayed.
+pub struct ReplaySource {
+    lines: Box<dyn BufRead + Send>,
+    name: String,
+    speed: Speed,
+    /// Recorded time of the first line and the instant it was played.
+    origin: Option<(u64, Instant)>,
+    pending: Option<(u64, Vec<u8>)>,
+    stats: ReplayStats,
+    done: bool,
+}
+
+impl std::fmt::Debug for ReplaySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReplaySource")
+            .field("name", &self.name)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ReplaySource {
+    /// Opens a recording file, gzip or plain.
+    ///
+    /// # Errors
+    /// Returns a persistent error when the file cannot be opened.
+    pub fn open(path: &Path, speed: Speed) -> Result<Self, SourceError> {
+        let file = File::open(path).map_err(|e| {
+            SourceError::persistent(format!("cannot open the recording {}", path.display()))
+                .with_source(e)
+        })?;
+        let mut reader = BufReader::new(file);
+        let gzip = reader
+            .fill_buf()
+            .is_ok_and(|b| b.starts_with(&[0x1f, 0x8b]));
+        let lines: Box<dyn BufRead + Send> = if gzip {
+            Box::new(BufReader::new(flate2::bufread::MultiGzDecoder::new(reader)))
+        } else {
+            Box::new(reader)
+        };
+        Ok(Self::from_reader(lines, &path.display().to_string(), speed))
+    }
+
+    /// Replays lines from any reader (plain JSON lines).
+    pub fn from_reader(lines: Box<dyn BufRead + Send>, name: &str, speed: Speed) -> Self {
+        Self {
+            lines,
+            name: name.to_string(),
+            speed,
+            origin: None,
+            pending: None,
+            stats: ReplayStats::default(),
+            done: false,
+        }
+    }
+
+    /// Returns the counts so far.
+    pub fn stats(&self) -> ReplayStats {
+        self.stats
+    }
+
+    /// Reads lines until one holds a well-formed transaction; `None` at the end.
+    fn read_next(&mut self) -> Result<Option<(u64, Vec<u8>)>, SourceError> {
+        let mut buf = String::new();
+        loop {
+            buf.clear();
+            let n = (&mut self.lines)
+                .take(16 * 1024 * 1024)
+                .read_line(&mut buf)
+                .map_err(|e| {
+                    SourceError::persistent(format!("cannot read the recording {}", self.name))
+                        .with_source(e)
+                })?;
+            if n == 0 {
+                return Ok(None);
+            }
+            self.stats.lines += 1;
+            let text = buf.trim();
+            if text.is_empty() {
+                continue;
+            }
+            match parse_line(text) {
+                Ok(tx) => return Ok(Some(tx)),
+                Err(why) => {
+                    self.stats.skipped += 1;
+                    tracing::warn!(recording = %self.name, line = self.stats.lines, "skipped: {why}");
+                }
+            }
+        }
+    }
+
+    /// When the line recorded at `t` is due.
+    fn due(&self, t: u64) -> Option<Instant> {
+        let Speed::Times(factor) = self.speed else {
+            return None;
+        };
+        let (t0, start) = self.origin?;
+        let secs = t.saturating_sub(t0) as f64 / factor.max(f64::MIN_POSITIVE);
+        Some(start + Duration::from_secs_f64(secs.min(1e9)))
+    }
+}
+
+/// One line to (timestamp, transaction bytes), or why not.
+fn parse_line(text: &str) -> Result<(u64, Vec<u8>), String> {
+    let line: Line =
+        serde_json::from_str(text).map_err(|e| format!("not a recording line: {e}"))?;
+    let raw = hex::decode(line.raw_hex.trim()).map_err(|e| format!("raw_hex is not hex: {e}"))?;
+    fiatline_core::Transaction::parse(&raw)
+        .map_err(|e| format!("raw_hex is not a transaction: {e}"))?;
+    Ok((line.timestamp, raw))
+}
+
+impl LiveSource for ReplaySource {
+    fn name(&self) -> &'static str {
+        "replay"
+    }
+
+    fn next_event(&mut self, timeout: Duration) -> Result<Option<LiveEvent>, SourceError> {
+        if self.done {
+            std::thread::sleep(timeout);
+            return Ok(None);
+        }
+        if self.pending.is_none() {
+            self.pending = self.read_next()?;
+            if self.pending.is_none() {
+                self.done = true;
+                return Ok(Some(LiveEvent::End));
+            }
+        }
+        let Some((t, _)) = self.pending else {
+            return Ok(None);
+        };
+        let now = Instant::now();
+        self.origin.get_or_insert((t, now));
+        if let Some(due) = self.due(t) {
+            if due > now {
+                let wait = due - now;
+                std::thread::sleep(wait.min(timeout));
+                if wait > timeout {
+                    return Ok(None);
+                }
+            }
+        }
+        let Some((t, raw)) = self.pending.take() else {
+            return Ok(None);
+        };
+        self.stats.delivered += 1;
+        Ok(Some(LiveEvent::Tx {
+            raw,
+            time: u32::try_from(t).unwrap_or(u32::MAX),
+        }))
+    }
+
+    fn status(&self) -> LiveStatus {
+        LiveStatus {
+            connected: !self.done,
+            mempool: true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TX: &str = "0100000001000000000000000000000000000000000000000000000000000000000000000000000000000000000100000000000000000000000000";
+
+    fn replay(text: &str) -> ReplaySource {
+        ReplaySource::from_reader(
+            Box::new(std::io::Cursor::new(text.as_bytes().to_vec())),
+            "test",
+            Speed::Fastest,
+        )
+    }
+
+    fn events(mut r: ReplaySource) -> (Vec<LiveEvent>, ReplayStats) {
+        let mut out = Vec::new();
+        loop {
+            match r.next_event(Duration::from_millis(1)).unwrap() {
+                Some(LiveEvent::End) => return (out, r.stats()),
+                Some(e) => out.push(e),
+                None => {}
+            }
+        }
+    }
+
+    #[test]
+    fn malformed_lines_are_skipped_and_counted() {
+        let text = format!(
+            "{{\"timestamp\": 5, \"raw_hex\": \"{TX}\"}}\n\
+             not json\n\
+             {{\"timestamp\": 6, \"raw_hex\": \"zz\"}}\n\
+             {{\"timestamp\": 7, \"raw_hex\": \"0100\"}}\n\
+             {{\"timestamp\": 8}}\n\
+             \n\
+             {{\"timestamp\": 9, \"raw_hex\": \"{TX}\"}}\n\
+             {{\"timestamp\": -1, \"raw_hex\": \"{TX}\"}}\n"
+        );
+        let (events, stats) = events(replay(&text));
+        assert_eq!(events.len(), 2);
+        assert!(matches!(&events[1], LiveEvent::Tx { time: 9, .. }));
+        assert_eq!(
+            stats,
+            ReplayStats {
+                lines: 8,
+                delivered: 2,
+                skipped: 5
+            }
+        );
+    }
+
+    #[test]
+    fn a_speed_multiple_paces_the_replay() {
+        let text = format!("{{\"timestamp\": 100, \"raw_hex\": \"{TX}\"}}\n{{\"timestamp\": 102, \"raw_hex\": \"{TX}\"}}\n");
+        let mut r = ReplaySource::from_reader(
+            Box::new(std::io::Cursor::new(text.into_bytes())),
+            "t",
+            Speed::Times(20.0),
+        );
+        let start = Instant::now();
+        let mut got = 0;
+        while got < 2 {
+            if let Some(LiveEvent::Tx { .. }) = r.next_event(Duration::from_millis(20)).unwrap() {
+                got += 1;
+            }
+        }
+        // Two recorded seconds at 20x: about 100 ms.
+        let took = start.elapsed();
+        assert!(
+            took >= Duration::from_millis(95) && took < Duration::from_secs(2),
+            "{took:?}"
+        );
+    }
+}
