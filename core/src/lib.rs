@@ -47,7 +47,7 @@
 //!   the advised size) and 16 bytes per used output (at most two per
 //!   transaction);
 //! - [`estimate()`] uses about 25 KiB of stack (the normalised curve and the
-//!   slide scores) plus lent slices of 16 + 8 bytes per price point;
+//!   slide scores) plus lent slices of 24 + 8 bytes per price point;
 //! - the constant tables (bin edges, smooth stencil, micro round amounts)
 //!   are 31 KiB of read-only data.
 //!

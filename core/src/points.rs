@@ -21,6 +21,8 @@ pub struct PricePoint {
     pub height: u32,
     /// Time of the output's block (Unix seconds).
     pub time: u32,
+    /// The output's amount in satoshis.
+    pub sats: u64,
 }
 
 /// Number of micro round amounts the reference's loops produce.
@@ -147,6 +149,7 @@ impl Bands {
                     price: usd / btc,
                     height: output.height,
                     time: output.time,
+                    sats: output.sats,
                 });
             }
         }

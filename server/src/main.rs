@@ -11,6 +11,7 @@ mod consensus;
 mod price;
 mod progress;
 mod report;
+mod serve;
 mod source;
 
 /// The BTC/USD price from Bitcoin transactions alone.
@@ -26,6 +27,115 @@ enum Command {
     /// Computes the consensus price of a day, of recent blocks, of a height
     /// range, or of block files.
     Price(PriceArgs),
+    /// Serves the live price: a page, JSON, Prometheus metrics and a WebSocket.
+    Serve(ServeArgs),
+    /// Records a live source's transactions as JSON lines, for replay.
+    Record(RecordArgs),
+}
+
+/// Arguments of `fiatline serve`. Every flag can also be set by the
+/// environment variable named beside it.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    #[command(flatten)]
+    pub(crate) live: LiveArgs,
+    /// Address to listen on (HTTP and WebSocket on one port).
+    #[arg(long, env = "FIATLINE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub(crate) listen: String,
+    /// Window span in seconds: transactions leave this long after first seen.
+    #[arg(long, env = "FIATLINE_WINDOW", default_value_t = fiatline_core::DEFAULT_SPAN,
+          value_parser = clap::value_parser!(u32).range(60..=7 * 86_400))]
+    pub(crate) window: u32,
+    /// Most transactions the window holds (about 100 bytes each).
+    #[arg(long, env = "FIATLINE_CAPACITY", default_value_t = 300_000,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1_000..=50_000_000))]
+    pub(crate) capacity: usize,
+    /// Most WebSocket clients at once; more get HTTP 503.
+    #[arg(long, env = "FIATLINE_MAX_CLIENTS", default_value_t = 2_000,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000))]
+    pub(crate) max_clients: usize,
+    /// Do not fill the window from the blocks of the last span at start (zmq).
+    #[arg(long, env = "FIATLINE_NO_FILL")]
+    pub(crate) no_fill: bool,
+}
+
+/// Arguments of `fiatline record`.
+#[derive(Debug, Args)]
+pub(crate) struct RecordArgs {
+    #[command(flatten)]
+    pub(crate) live: LiveArgs,
+    /// The recording to write: JSON lines, gzip-compressed if it ends in .gz.
+    #[arg(long, env = "FIATLINE_OUT", value_name = "FILE")]
+    pub(crate) out: PathBuf,
+    /// Stop after this many seconds (else at Ctrl-C or the source's end).
+    #[arg(long, value_name = "SECONDS")]
+    pub(crate) duration: Option<u64>,
+    /// Stop after this many transactions.
+    #[arg(long, value_name = "N")]
+    pub(crate) count: Option<u64>,
+}
+
+/// Where live events come from.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct LiveArgs {
+    /// The live source.
+    #[arg(long = "source", env = "FIATLINE_SOURCE", value_enum, default_value_t = LiveKind::Zmq)]
+    pub(crate) source: LiveKind,
+    /// Core's ZMQ endpoints (zmqpubrawtx, zmqpubsequence, zmqpubrawblock),
+    /// comma-separated or repeated.
+    #[arg(
+        long,
+        env = "FIATLINE_ZMQ",
+        value_delimiter = ',',
+        default_value = "tcp://127.0.0.1:28332"
+    )]
+    pub(crate) zmq: Vec<String>,
+    /// A recording to replay: JSON lines {"timestamp", "raw_hex"}, optionally gzip.
+    #[arg(long, env = "FIATLINE_REPLAY", value_name = "FILE")]
+    pub(crate) replay: Option<PathBuf>,
+    /// Replay speed: a multiple of recorded time (1 is real time), or "max".
+    #[arg(long, env = "FIATLINE_SPEED", default_value = "1")]
+    pub(crate) speed: String,
+    #[command(flatten)]
+    pub(crate) rpc: RpcArgs,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub(crate) enum LiveKind {
+    Zmq,
+    Replay,
+}
+
+/// How to reach Bitcoin Core's RPC.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct RpcArgs {
+    /// Bitcoin Core's RPC address (default from the data directory's
+    /// bitcoin.conf, else http://127.0.0.1:8332).
+    #[arg(long, env = "FIATLINE_RPC_URL", value_name = "URL")]
+    pub(crate) rpc_url: Option<String>,
+    /// RPC user (with --rpc-password; else the cookie file is used).
+    #[arg(
+        long,
+        env = "FIATLINE_RPC_USER",
+        value_name = "USER",
+        requires = "rpc_password"
+    )]
+    pub(crate) rpc_user: Option<String>,
+    /// RPC password.
+    #[arg(
+        long,
+        env = "FIATLINE_RPC_PASSWORD",
+        value_name = "PASSWORD",
+        requires = "rpc_user"
+    )]
+    pub(crate) rpc_password: Option<String>,
+    /// RPC cookie file (default <datadir>/.cookie).
+    #[arg(long, env = "FIATLINE_RPC_COOKIE", value_name = "FILE")]
+    pub(crate) rpc_cookie: Option<PathBuf>,
+    /// Bitcoin Core's data directory (default ~/.bitcoin), read as the
+    /// reference does: bitcoin.conf or bitcoin_rw.conf, then .cookie.
+    #[arg(long, env = "FIATLINE_DATADIR", value_name = "DIR")]
+    pub(crate) datadir: Option<PathBuf>,
 }
 
 /// Arguments of `fiatline price`.
@@ -87,23 +197,8 @@ pub(crate) struct SourceArgs {
     /// The block source.
     #[arg(long, value_enum, default_value_t = SourceKind::Rpc)]
     pub(crate) source: SourceKind,
-    /// Bitcoin Core's RPC address (default from the data directory's
-    /// bitcoin.conf, else http://127.0.0.1:8332).
-    #[arg(long, value_name = "URL")]
-    pub(crate) rpc_url: Option<String>,
-    /// RPC user (with --rpc-password; else the cookie file is used).
-    #[arg(long, value_name = "USER", requires = "rpc_password")]
-    pub(crate) rpc_user: Option<String>,
-    /// RPC password.
-    #[arg(long, value_name = "PASSWORD", requires = "rpc_user")]
-    pub(crate) rpc_password: Option<String>,
-    /// RPC cookie file (default <datadir>/.cookie).
-    #[arg(long, value_name = "FILE")]
-    pub(crate) rpc_cookie: Option<PathBuf>,
-    /// Bitcoin Core's data directory (default ~/.bitcoin), read as the
-    /// reference does: bitcoin.conf or bitcoin_rw.conf, then .cookie.
-    #[arg(long, value_name = "DIR")]
-    pub(crate) datadir: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) rpc: RpcArgs,
     /// Core's blocks directory for --source blk (default <datadir>/blocks).
     #[arg(long, value_name = "DIR")]
     pub(crate) blocks_dir: Option<PathBuf>,
@@ -132,13 +227,15 @@ pub(crate) enum RefinementArg {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Price(args) => price::run(&args),
+        Command::Price(args) => price::run(&args).map_err(|e| (e.exit_code(), e.to_string())),
+        Command::Serve(args) => serve::serve(&args).map_err(|e| (e.exit_code(), e.to_string())),
+        Command::Record(args) => serve::record(&args).map_err(|e| (e.exit_code(), e.to_string())),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(e.exit_code())
+        Err((code, message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(code)
         }
     }
 }

@@ -8,7 +8,7 @@ use fiatline_adapters::esplora::EsploraSource;
 use fiatline_adapters::rpc::{Auth, RpcConfig, RpcSource};
 use fiatline_adapters::{BlockSource, SourceError};
 
-use crate::{SourceArgs, SourceKind};
+use crate::{RpcArgs, SourceArgs, SourceKind};
 
 fn default_datadir() -> PathBuf {
     std::env::var_os("HOME").map_or_else(
@@ -19,9 +19,9 @@ fn default_datadir() -> PathBuf {
 
 /// Opens the source the flags name.
 pub(crate) fn open(args: &SourceArgs) -> Result<Box<dyn BlockSource>, SourceError> {
-    let datadir = args.datadir.clone().unwrap_or_else(default_datadir);
+    let datadir = args.rpc.datadir.clone().unwrap_or_else(default_datadir);
     match args.source {
-        SourceKind::Rpc => Ok(Box::new(RpcSource::new(rpc_config(args, &datadir)))),
+        SourceKind::Rpc => Ok(Box::new(RpcSource::new(rpc_config(&args.rpc)))),
         SourceKind::Blk => {
             let dir = args
                 .blocks_dir
@@ -50,7 +50,8 @@ pub(crate) fn open(args: &SourceArgs) -> Result<Box<dyn BlockSource>, SourceErro
 }
 
 /// Flags first; the data directory's configuration for what they leave out.
-fn rpc_config(args: &SourceArgs, datadir: &std::path::Path) -> RpcConfig {
+pub(crate) fn rpc_config(args: &RpcArgs) -> RpcConfig {
+    let datadir = &args.datadir.clone().unwrap_or_else(default_datadir);
     let explicit_auth = match (&args.rpc_user, &args.rpc_password, &args.rpc_cookie) {
         (Some(u), Some(p), _) => Some(Auth::UserPass(u.clone(), p.clone())),
         (_, _, Some(cookie)) => Some(Auth::CookieFile(cookie.clone())),

@@ -1,0 +1,340 @@
+//! The engine: one thread that owns the live source and the rolling window,
+//! applies events as they come, and every 500 ms expires, estimates and
+//! publishes.
+
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use fiatline_adapters::{LiveEvent, LiveSource};
+use fiatline_core::cell::{Latest, Writer, LATEST_WORDS};
+use fiatline_core::{
+    window_index_slots_for, Block, Estimate, EstimateError, PricePoint, Refinement, Transaction,
+    Txid, Window, WindowEntry, WindowError,
+};
+
+use super::state::Shared;
+use crate::report::thousands;
+
+/// How often the estimate is refreshed and deltas go out.
+pub(crate) const TICK: Duration = Duration::from_millis(500);
+/// Points in a snapshot, newest first.
+pub(crate) const SNAPSHOT_POINTS: usize = 5000;
+
+pub(crate) fn wall_clock() -> u32 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX))
+}
+
+pub(crate) struct Engine {
+    window: Window<Vec<WindowEntry>, Vec<u32>>,
+    source: Box<dyn LiveSource>,
+    shared: Arc<Shared>,
+    /// Replays keep the recording's clock; live sources the wall clock.
+    data_clock: bool,
+    data_now: u32,
+    /// Points already sent: all with time below `sent_time`, and this many at it.
+    sent_time: u32,
+    sent_at_time: usize,
+    points: Vec<PricePoint>,
+    scratch: Vec<f64>,
+    last_line: Option<Instant>,
+}
+
+impl Engine {
+    pub(crate) fn new(
+        source: Box<dyn LiveSource>,
+        shared: Arc<Shared>,
+        capacity: usize,
+        data_clock: bool,
+    ) -> Self {
+        let window = Window::new(
+            vec![WindowEntry::default(); capacity],
+            vec![0; window_index_slots_for(capacity)],
+            shared.span,
+        )
+        .unwrap_or_else(|e| unreachable!("index sized by window_index_slots_for: {e}"));
+        Self {
+            window,
+            source,
+            shared,
+            data_clock,
+            data_now: 0,
+            sent_time: 0,
+            sent_at_time: 0,
+            points: Vec::new(),
+            scratch: Vec::new(),
+            last_line: None,
+        }
+    }
+
+    /// Fills the window before the live events start (the blocks of the
+    /// last span), so a price exists at once.
+    pub(crate) fn prefill(&mut self, blocks: impl IntoIterator<Item = (Vec<u8>, u32)>) {
+        for (raw, height) in blocks {
+            if let Ok(block) = Block::parse(&raw) {
+                let time = block.header().time();
+                self.data_now = self.data_now.max(time);
+                for tx in block.transactions() {
+                    self.add(&tx, time, height);
+                }
+            }
+        }
+    }
+
+    /// Runs until the process ends; the engine is the estimate cell's only writer.
+    pub(crate) fn run(mut self) {
+        let shared = Arc::clone(&self.shared);
+        let Some(mut writer) = shared.latest.writer() else {
+            tracing::error!("the estimate cell already has a writer");
+            return;
+        };
+        self.publish(&mut writer);
+        let mut next_tick = Instant::now() + TICK;
+        loop {
+            let timeout = next_tick.saturating_duration_since(Instant::now());
+            match self.source.next_event(timeout) {
+                Ok(Some(event)) => self.apply(event),
+                Ok(None) => {}
+                Err(e) if e.is_transient() => {
+                    tracing::warn!("{} source: {e}; retrying", self.source.name());
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+                Err(e) => {
+                    tracing::error!(
+                        "{} source failed: {e}; serving the last estimate, retrying in 5 s",
+                        self.source.name()
+                    );
+                    std::thread::sleep(Duration::from_secs(5));
+                }
+            }
+            self.shared
+                .counters
+                .connected
+                .store(self.source.status().connected, Ordering::Relaxed);
+            if Instant::now() >= next_tick {
+                self.publish(&mut writer);
+                next_tick = Instant::now() + TICK;
+            }
+        }
+    }
+
+    fn apply(&mut self, event: LiveEvent) {
+        match event {
+            LiveEvent::Tx { raw, time } => match Transaction::parse(&raw) {
+                Ok(tx) => {
+                    self.data_now = self.data_now.max(time);
+                    self.add(&tx, time, 0);
+                }
+                Err(e) => {
+                    self.shared.counters.skipped.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!("skipped a malformed transaction: {e}");
+                }
+            },
+            LiveEvent::Gone { txid } => {
+                if self.window.remove(&Txid(txid)) {
+                    self.shared.counters.removed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            LiveEvent::Block { raw, time } => match Block::parse(&raw) {
+                Ok(block) => {
+                    let height = block
+                        .bip34_height()
+                        .and_then(|h| u32::try_from(h).ok())
+                        .unwrap_or(0);
+                    self.data_now = self.data_now.max(time);
+                    for tx in block.transactions() {
+                        self.add(&tx, time, height);
+                    }
+                    self.shared.counters.blocks.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    self.shared.counters.skipped.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!("skipped a malformed block: {e}");
+                }
+            },
+            LiveEvent::Resync => tracing::info!("resynchronising the mempool"),
+            LiveEvent::End => {
+                self.shared.counters.finished.store(true, Ordering::Relaxed);
+                tracing::info!(
+                    "{} finished: the window keeps its transactions until they expire",
+                    self.source.name()
+                );
+            }
+        }
+    }
+
+    fn add(&mut self, tx: &Transaction<'_>, time: u32, height: u32) {
+        let c = &self.shared.counters;
+        match self.window.add(tx, time, height) {
+            Ok(_) => {}
+            Err(WindowError::Full) => {
+                // Make room by expiring as if time had moved on; count the drop.
+                c.skipped.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    "window full ({} transactions): raise --capacity",
+                    self.window.len()
+                );
+            }
+            Err(e) => {
+                c.skipped.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!("skipped a transaction: {e}");
+            }
+        }
+    }
+
+    fn now(&self) -> u32 {
+        if self.data_clock {
+            self.data_now
+        } else {
+            wall_clock()
+        }
+    }
+
+    /// Expires, estimates and publishes.
+    fn publish(&mut self, writer: &mut Writer<'_, LATEST_WORDS>) {
+        let now = self.now();
+        self.window.expire(now);
+        let stats = self.window.stats();
+        let c = &self.shared.counters;
+        c.received.store(stats.received, Ordering::Relaxed);
+        c.filtered.store(stats.filtered, Ordering::Relaxed);
+        c.expired.store(stats.expired, Ordering::Relaxed);
+        c.active.store(self.window.len() as u64, Ordering::Relaxed);
+        let (oldest, newest) = self.window.bounds().unwrap_or((0, 0));
+        c.oldest.store(oldest, Ordering::Relaxed);
+        c.newest.store(newest, Ordering::Relaxed);
+        c.last_update.store(wall_clock(), Ordering::Relaxed);
+
+        match self.estimate() {
+            Ok(e) => {
+                writer.publish(&Latest {
+                    price: e.price,
+                    rough: e.rough,
+                    confidence: e.confidence,
+                    points: e.points as u32,
+                    points_in_range: e.points_in_range as u32,
+                    outputs: e.outputs as u32,
+                    oldest,
+                    newest,
+                    at: now,
+                });
+                if let Ok(mut why) = self.shared.no_estimate.lock() {
+                    *why = None;
+                }
+                self.send(Some(&e), oldest, newest, now);
+                if self
+                    .last_line
+                    .is_none_or(|t| t.elapsed() >= Duration::from_secs(10))
+                {
+                    self.last_line = Some(Instant::now());
+                    println!(
+                        "price: ${} (confidence {:.2}, {} transactions in the window)",
+                        thousands(e.price as u64),
+                        e.confidence,
+                        thousands(self.window.len() as u64)
+                    );
+                }
+            }
+            Err(why) => {
+                if let Ok(mut slot) = self.shared.no_estimate.lock() {
+                    *slot = Some(why.to_string());
+                }
+                self.points.clear();
+                self.send(None, oldest, newest, now);
+            }
+        }
+    }
+
+    fn estimate(&mut self) -> Result<Estimate, EstimateError> {
+        let mut room = self.points.len().max(1024);
+        loop {
+            self.points.resize(room, PricePoint::default());
+            self.scratch.resize(room, 0.0);
+            match self
+                .window
+                .estimate(Refinement::Reference, &mut self.points, &mut self.scratch)
+            {
+                Err(EstimateError::PointStorageFull(n) | EstimateError::ScratchFull(n))
+                    if n > room =>
+                {
+                    room = n;
+                }
+                Ok(e) => {
+                    self.points.truncate(e.points);
+                    return Ok(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Builds the snapshot and the delta (points not sent yet) and sends them.
+    fn send(&mut self, e: Option<&Estimate>, oldest: u32, newest: u32, now: u32) {
+        let estimate = estimate_json(e, oldest, newest, self.window.len(), self.shared.span, now);
+        // Points arrive in time order: the new ones are a suffix of the list.
+        let mut at_time = 0;
+        let fresh: Vec<&PricePoint> = self
+            .points
+            .iter()
+            .filter(|p| match p.time.cmp(&self.sent_time) {
+                std::cmp::Ordering::Greater => true,
+                std::cmp::Ordering::Equal => {
+                    at_time += 1;
+                    at_time > self.sent_at_time
+                }
+                std::cmp::Ordering::Less => false,
+            })
+            .collect();
+        if let Some(last) = fresh.last() {
+            let t = last.time;
+            let at_t = self.points.iter().filter(|p| p.time == t).count();
+            self.sent_time = t;
+            self.sent_at_time = at_t;
+        }
+        let delta = format!(
+            r#"{{"type":"delta","estimate":{estimate},"points":{}}}"#,
+            points_json(fresh.into_iter())
+        );
+        let _ = self.shared.deltas.send(Arc::from(delta));
+        let newest_first = self.points.iter().rev().take(SNAPSHOT_POINTS);
+        let snapshot = format!(
+            r#"{{"type":"snapshot","estimate":{estimate},"points":{}}}"#,
+            points_json(newest_first)
+        );
+        self.shared.snapshot.send_replace(Arc::from(snapshot));
+    }
+}
+
+fn points_json<'p>(points: impl Iterator<Item = &'p PricePoint>) -> String {
+    let mut out = String::from("[");
+    for (i, p) in points.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "[{},{:.2},{}]", p.time, p.price, p.sats);
+    }
+    out.push(']');
+    out
+}
+
+fn estimate_json(
+    e: Option<&Estimate>,
+    oldest: u32,
+    newest: u32,
+    txs: usize,
+    span: u32,
+    now: u32,
+) -> String {
+    let window =
+        format!(r#"{{"oldest":{oldest},"newest":{newest},"span":{span},"transactions":{txs}}}"#);
+    match e {
+        Some(e) => format!(
+            r#"{{"price":{},"rough":{},"confidence":{},"points":{},"points_in_range":{},"at":{now},"window":{window}}}"#,
+            e.price, e.rough, e.confidence, e.points, e.points_in_range
+        ),
+        None => format!(r#"{{"price":null,"at":{now},"window":{window}}}"#),
+    }
+}

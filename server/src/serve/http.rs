@@ -1,0 +1,272 @@
+//! One port: the page, `/health`, `/api/v1/price`, `/metrics` and the
+//! WebSocket at `/ws`.
+
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use fiatline_core::cell::Latest;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::json;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::state::{load, Shared};
+
+/// Largest message a client may send (clients only need control frames).
+const MAX_CLIENT_MESSAGE: usize = 1024;
+/// A client that does not take a message within this long is dropped.
+const SEND_TIMEOUT: Duration = Duration::from_secs(5);
+
+const PAGE: &str = include_str!("page.html");
+
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/", get(page))
+        .route("/health", get(health))
+        .route("/api/v1/price", get(price))
+        .route("/metrics", get(metrics))
+        .route("/ws", get(ws))
+        .with_state(shared)
+}
+
+async fn page() -> Html<&'static str> {
+    Html(PAGE)
+}
+
+fn json_response(value: &serde_json::Value) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        value.to_string(),
+    )
+        .into_response()
+}
+
+async fn health(State(s): State<Arc<Shared>>) -> Response {
+    let c = &s.counters;
+    let connected = c.connected.load(Ordering::Relaxed);
+    let finished = c.finished.load(Ordering::Relaxed);
+    json_response(&json!({
+        "status": if connected || finished { "ok" } else { "degraded" },
+        "source": s.source,
+        "connected": connected,
+        "mempool": s.mempool,
+        "updates": if s.mempool { "mempool and blocks" } else { "blocks only" },
+        "finished": finished,
+        "window": load(&c.active),
+        "last_update": c.last_update.load(Ordering::Relaxed),
+        "clients": c.clients.load(Ordering::Relaxed),
+    }))
+}
+
+async fn price(State(s): State<Arc<Shared>>) -> Response {
+    let c = &s.counters;
+    let latest = s.latest.read::<Latest>();
+    let why = s.no_estimate.lock().ok().and_then(|w| w.clone());
+    let estimate = match (latest, why) {
+        (Some(l), None) => json!({
+            "price": l.price, "rough": l.rough, "confidence": l.confidence,
+            "points": l.points, "points_in_range": l.points_in_range, "outputs": l.outputs, "at": l.at,
+            "low_confidence": l.confidence < 0.3,
+        }),
+        (_, why) => json!({"price": null, "reason": why}),
+    };
+    let mut body = estimate;
+    body["window"] = json!({
+        "oldest": c.oldest.load(Ordering::Relaxed),
+        "newest": c.newest.load(Ordering::Relaxed),
+        "span": s.span,
+    });
+    body["stats"] = json!({
+        "received": load(&c.received),
+        "filtered": load(&c.filtered),
+        "skipped": load(&c.skipped),
+        "removed": load(&c.removed),
+        "expired": load(&c.expired),
+        "active": load(&c.active),
+        "uptime": s.started.elapsed().as_secs(),
+    });
+    json_response(&body)
+}
+
+async fn metrics(State(s): State<Arc<Shared>>) -> Response {
+    let c = &s.counters;
+    let latest = s.latest.read::<Latest>().unwrap_or_default();
+    let mut out = String::new();
+    let mut metric = |name: &str, kind: &str, help: &str, value: f64| {
+        let _ = writeln!(
+            out,
+            "# HELP fiatline_{name} {help}\n# TYPE fiatline_{name} {kind}\nfiatline_{name} {value}"
+        );
+    };
+    metric(
+        "price_usd",
+        "gauge",
+        "Latest on-chain BTC/USD price (0 before the first estimate).",
+        latest.price,
+    );
+    metric(
+        "confidence",
+        "gauge",
+        "Confidence of the latest estimate, 0 to 1.",
+        latest.confidence,
+    );
+    metric(
+        "price_points",
+        "gauge",
+        "Price points behind the latest estimate.",
+        f64::from(latest.points),
+    );
+    metric(
+        "window_transactions",
+        "gauge",
+        "Transactions in the rolling window.",
+        load(&c.active) as f64,
+    );
+    metric(
+        "received_total",
+        "counter",
+        "Transactions offered to the window.",
+        load(&c.received) as f64,
+    );
+    metric(
+        "filtered_total",
+        "counter",
+        "Transactions whose outputs the filters left out.",
+        load(&c.filtered) as f64,
+    );
+    metric(
+        "skipped_total",
+        "counter",
+        "Malformed or unplaceable inputs skipped.",
+        load(&c.skipped) as f64,
+    );
+    metric(
+        "removed_total",
+        "counter",
+        "Transactions removed before expiry.",
+        load(&c.removed) as f64,
+    );
+    metric(
+        "expired_total",
+        "counter",
+        "Transactions that expired.",
+        load(&c.expired) as f64,
+    );
+    metric(
+        "ws_clients",
+        "gauge",
+        "Connected WebSocket clients.",
+        c.clients.load(Ordering::Relaxed) as f64,
+    );
+    metric(
+        "ws_dropped_total",
+        "counter",
+        "WebSocket clients dropped as too slow or misbehaving.",
+        load(&c.dropped_clients) as f64,
+    );
+    metric(
+        "source_connected",
+        "gauge",
+        "1 while the source is connected.",
+        f64::from(u8::from(c.connected.load(Ordering::Relaxed))),
+    );
+    metric(
+        "uptime_seconds",
+        "counter",
+        "Seconds since start.",
+        s.started.elapsed().as_secs_f64(),
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+}
+
+async fn ws(upgrade: WebSocketUpgrade, State(s): State<Arc<Shared>>) -> Response {
+    let clients = &s.counters.clients;
+    if clients.fetch_add(1, Ordering::AcqRel) >= s.max_clients {
+        clients.fetch_sub(1, Ordering::AcqRel);
+        return (StatusCode::SERVICE_UNAVAILABLE, "too many clients").into_response();
+    }
+    upgrade
+        .max_message_size(MAX_CLIENT_MESSAGE)
+        .max_frame_size(MAX_CLIENT_MESSAGE)
+        .on_failed_upgrade({
+            let s = s.clone();
+            move |_| {
+                s.counters.clients.fetch_sub(1, Ordering::AcqRel);
+            }
+        })
+        .on_upgrade(move |socket| client(socket, s))
+}
+
+/// One client: the snapshot, then every delta; dropped when it falls
+/// `CLIENT_QUEUE` messages behind, stops taking messages, or sends anything
+/// but control frames.
+async fn client(socket: WebSocket, s: Arc<Shared>) {
+    let (mut tx, mut rx) = socket.split();
+    let mut deltas = s.deltas.subscribe();
+    let snapshot = s.snapshot.borrow().clone();
+    let mut dropped = false;
+    if tokio::time::timeout(
+        SEND_TIMEOUT,
+        tx.send(Message::Text(Utf8Bytes::from(&*snapshot))),
+    )
+    .await
+    .is_ok()
+    {
+        loop {
+            tokio::select! {
+                delta = deltas.recv() => match delta {
+                    Ok(text) => {
+                        let sent = tokio::time::timeout(SEND_TIMEOUT, tx.send(Message::Text(Utf8Bytes::from(&*text)))).await;
+                        if !matches!(sent, Ok(Ok(()))) {
+                            dropped = true;
+                            break;
+                        }
+                    }
+                    Err(RecvError::Lagged(_)) => {
+                        dropped = true;
+                        let _ = close(&mut tx, 1008, "too slow").await;
+                        break;
+                    }
+                    Err(RecvError::Closed) => break,
+                },
+                incoming = rx.next() => match incoming {
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                    Some(Ok(Message::Text(_) | Message::Binary(_))) => {
+                        dropped = true;
+                        let _ = close(&mut tx, 1008, "this socket only sends").await;
+                        break;
+                    }
+                    // Closed, failed, or oversized (axum refuses those frames).
+                    _ => break,
+                },
+            }
+        }
+    } else {
+        dropped = true;
+    }
+    if dropped {
+        s.counters.dropped_clients.fetch_add(1, Ordering::Relaxed);
+    }
+    s.counters.clients.fetch_sub(1, Ordering::AcqRel);
+}
+
+async fn close(
+    tx: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    code: u16,
+    reason: &'static str,
+) -> Result<(), axum::Error> {
+    let frame = CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    };
+    tokio::time::timeout(Duration::from_secs(1), tx.send(Message::Close(Some(frame))))
+        .await
+        .unwrap_or(Ok(()))
+}

@@ -1,0 +1,247 @@
+//! `fiatline serve` and `fiatline record`: the live price.
+
+mod engine;
+mod http;
+mod state;
+
+use std::fmt;
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fiatline_adapters::replay::{ReplaySource, Speed};
+use fiatline_adapters::rpc::RpcSource;
+use fiatline_adapters::zmq::ZmqSource;
+use fiatline_adapters::{BlockSource, LiveEvent, LiveSource, Retry, SourceError};
+
+use crate::{source, LiveArgs, LiveKind, RecordArgs, ServeArgs};
+use engine::{wall_clock, Engine};
+use state::Shared;
+
+/// Why `serve` or `record` could not start or go on.
+#[derive(Debug)]
+pub(crate) enum LiveError {
+    Config(String),
+    Source(SourceError),
+    Io(String, std::io::Error),
+}
+
+impl LiveError {
+    pub(crate) fn exit_code(&self) -> u8 {
+        match self {
+            Self::Config(_) => 2,
+            Self::Source(_) | Self::Io(..) => 3,
+        }
+    }
+}
+
+impl fmt::Display for LiveError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Config(m) => f.write_str(m),
+            Self::Source(e) => e.fmt(f),
+            Self::Io(what, e) => write!(f, "{what}: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for LiveError {}
+
+impl From<SourceError> for LiveError {
+    fn from(e: SourceError) -> Self {
+        Self::Source(e)
+    }
+}
+
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+fn parse_speed(s: &str) -> Result<Speed, LiveError> {
+    if s.eq_ignore_ascii_case("max") {
+        return Ok(Speed::Fastest);
+    }
+    match s.parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 => Ok(Speed::Times(x)),
+        _ => Err(LiveError::Config(format!(
+            "--speed {s:?}: expected a positive multiple (1 is real time) or \"max\""
+        ))),
+    }
+}
+
+/// Opens the live source the flags name; `true` when it keeps recorded time.
+fn open_live(args: &LiveArgs) -> Result<(Box<dyn LiveSource>, bool), LiveError> {
+    match args.source {
+        LiveKind::Replay => {
+            let path = args.replay.as_ref().ok_or_else(|| {
+                LiveError::Config("--source replay needs --replay FILE (or FIATLINE_REPLAY)".into())
+            })?;
+            Ok((
+                Box::new(ReplaySource::open(path, parse_speed(&args.speed)?)?),
+                true,
+            ))
+        }
+        LiveKind::Zmq => {
+            if args.zmq.is_empty() {
+                return Err(LiveError::Config(
+                    "--source zmq needs --zmq ENDPOINT (or FIATLINE_ZMQ)".into(),
+                ));
+            }
+            let rpc = RpcSource::new(source::rpc_config(&args.rpc));
+            Ok((Box::new(ZmqSource::connect(&args.zmq, Some(rpc))?), false))
+        }
+    }
+}
+
+/// The blocks of the last `span` seconds, oldest first, through RPC.
+fn recent_blocks(args: &LiveArgs, span: u32) -> Result<Vec<(Vec<u8>, u32)>, SourceError> {
+    let rpc = RpcSource::new(source::rpc_config(&args.rpc));
+    let retry = Retry::default();
+    let tip = retry.run(|| rpc.tip_height())?;
+    let since = wall_clock().saturating_sub(span);
+    let mut blocks = Vec::new();
+    let mut height = tip;
+    loop {
+        let r = retry.run(|| rpc.block_ref(height))?;
+        if r.time < since || blocks.len() >= 100 {
+            break;
+        }
+        blocks.push((retry.run(|| rpc.raw_block(&r))?, height));
+        eprintln!("filling the window: block {height}");
+        let Some(h) = height.checked_sub(1) else {
+            break;
+        };
+        height = h;
+    }
+    blocks.reverse();
+    Ok(blocks)
+}
+
+pub(crate) fn serve(args: &ServeArgs) -> Result<(), LiveError> {
+    init_logs();
+    let addr: SocketAddr = args.listen.parse().map_err(|_| {
+        LiveError::Config(format!(
+            "--listen {:?}: expected an address such as 127.0.0.1:8080",
+            args.listen
+        ))
+    })?;
+    let (source, data_clock) = open_live(&args.live)?;
+    let shared = Shared::new(
+        source.name(),
+        source.status().mempool,
+        args.window,
+        args.max_clients,
+    );
+    let mut engine = Engine::new(source, shared.clone(), args.capacity, data_clock);
+    let prefill = args.live.source == LiveKind::Zmq && !args.no_fill;
+    let live = args.live.clone();
+    let span = args.window;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| LiveError::Io("cannot start the runtime".into(), e))?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| LiveError::Io(format!("cannot listen on {addr}"), e))?;
+        std::thread::Builder::new()
+            .name("engine".into())
+            .spawn(move || {
+                if prefill {
+                    match recent_blocks(&live, span) {
+                        Ok(blocks) => engine.prefill(blocks),
+                        Err(e) => {
+                            tracing::warn!("could not fill the window from recent blocks: {e}");
+                        }
+                    }
+                }
+                engine.run();
+            })
+            .map_err(|e| LiveError::Io("cannot start the engine".into(), e))?;
+        println!(
+            "fiatline: serving http://{addr}/ (source: {}, window {} s)",
+            shared.source, span
+        );
+        axum::serve(listener, http::router(shared))
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await
+            .map_err(|e| LiveError::Io("the server stopped".into(), e))
+    })
+}
+
+pub(crate) fn record(args: &RecordArgs) -> Result<(), LiveError> {
+    init_logs();
+    let (mut source, _) = open_live(&args.live)?;
+    let file = std::fs::File::create(&args.out)
+        .map_err(|e| LiveError::Io(format!("cannot create {}", args.out.display()), e))?;
+    let gzip = args.out.extension().is_some_and(|e| e == "gz");
+    let mut out: Box<dyn std::io::Write> = if gzip {
+        Box::new(flate2::write::GzEncoder::new(
+            std::io::BufWriter::new(file),
+            flate2::Compression::default(),
+        ))
+    } else {
+        Box::new(std::io::BufWriter::new(file))
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                rt.block_on(async {
+                    let _ = tokio::signal::ctrl_c().await;
+                });
+                stop.store(true, Ordering::Relaxed);
+            }
+        });
+    }
+    let started = Instant::now();
+    let mut written = 0u64;
+    let mut last_note = Instant::now();
+    let write_err = |e| LiveError::Io(format!("cannot write {}", args.out.display()), e);
+    while !stop.load(Ordering::Relaxed)
+        && args
+            .duration
+            .is_none_or(|d| started.elapsed() < Duration::from_secs(d))
+        && args.count.is_none_or(|n| written < n)
+    {
+        match source.next_event(Duration::from_millis(200)) {
+            Ok(Some(LiveEvent::Tx { raw, time })) => {
+                writeln!(
+                    out,
+                    r#"{{"timestamp": {time}, "raw_hex": "{}"}}"#,
+                    hex::encode(raw)
+                )
+                .map_err(write_err)?;
+                written += 1;
+            }
+            Ok(Some(LiveEvent::End)) => break,
+            Ok(_) => {}
+            Err(e) if e.is_transient() => tracing::warn!("{e}; retrying"),
+            Err(e) => return Err(e.into()),
+        }
+        if last_note.elapsed() >= Duration::from_secs(5) {
+            last_note = Instant::now();
+            eprintln!("recorded {written} transactions");
+        }
+    }
+    out.flush().map_err(write_err)?;
+    drop(out);
+    println!("recorded {written} transactions to {}", args.out.display());
+    Ok(())
+}

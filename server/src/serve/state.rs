@@ -1,0 +1,80 @@
+//! What the engine publishes and the HTTP and WebSocket handlers read.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use fiatline_core::cell::LatestCell;
+use tokio::sync::{broadcast, watch};
+
+/// Messages a slow WebSocket client may fall behind before it is dropped.
+pub(crate) const CLIENT_QUEUE: usize = 32;
+
+/// Counters the engine keeps, read without locks.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) received: AtomicU64,
+    pub(crate) filtered: AtomicU64,
+    pub(crate) skipped: AtomicU64,
+    pub(crate) removed: AtomicU64,
+    pub(crate) expired: AtomicU64,
+    pub(crate) active: AtomicU64,
+    pub(crate) blocks: AtomicU64,
+    pub(crate) clients: AtomicUsize,
+    pub(crate) dropped_clients: AtomicU64,
+    pub(crate) connected: AtomicBool,
+    pub(crate) finished: AtomicBool,
+    pub(crate) last_update: AtomicU32,
+    pub(crate) oldest: AtomicU32,
+    pub(crate) newest: AtomicU32,
+}
+
+/// Shared by the engine thread and the server's tasks.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    /// The latest estimate: one writer (the engine), many readers, no locks.
+    pub(crate) latest: LatestCell,
+    /// The snapshot a new WebSocket client gets first (JSON).
+    pub(crate) snapshot: watch::Sender<Arc<str>>,
+    /// Deltas for every client (JSON), a bounded queue each.
+    pub(crate) deltas: broadcast::Sender<Arc<str>>,
+    pub(crate) counters: Counters,
+    pub(crate) started: Instant,
+    pub(crate) source: &'static str,
+    pub(crate) mempool: bool,
+    pub(crate) span: u32,
+    pub(crate) max_clients: usize,
+    /// Why there is no estimate, when there is none.
+    pub(crate) no_estimate: std::sync::Mutex<Option<String>>,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        source: &'static str,
+        mempool: bool,
+        span: u32,
+        max_clients: usize,
+    ) -> Arc<Self> {
+        let (snapshot, _) = watch::channel(Arc::from(
+            r#"{"type":"snapshot","estimate":null,"points":[]}"#,
+        ));
+        let (deltas, _) = broadcast::channel(CLIENT_QUEUE);
+        Arc::new(Self {
+            latest: LatestCell::new(),
+            snapshot,
+            deltas,
+            counters: Counters::default(),
+            started: Instant::now(),
+            source,
+            mempool,
+            span,
+            max_clients,
+            no_estimate: std::sync::Mutex::new(Some("no transactions yet".into())),
+        })
+    }
+}
+
+/// Reads a counter.
+pub(crate) fn load(c: &AtomicU64) -> u64 {
+    c.load(Ordering::Relaxed)
+}
