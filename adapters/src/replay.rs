@@ -205,7 +205,11 @@ impl LiveSource for ReplaySource {
 mod tests {
     use super::*;
 
-    const TX: &str = "0100000001000000000000000000000000000000000000000000000000000000000000000000000000000000000100000000000000000000000000";
+    /// A real transaction of block 702861, as hex.
+    fn tx_hex() -> String {
+        let block = fiatline_core::Block::parse(fiatline_testkit::block_702861()).unwrap();
+        hex::encode(block.transactions().nth(1).unwrap().as_bytes())
+    }
 
     fn replay(text: &str) -> ReplaySource {
         ReplaySource::from_reader(
@@ -228,15 +232,16 @@ mod tests {
 
     #[test]
     fn malformed_lines_are_skipped_and_counted() {
+        let tx = tx_hex();
         let text = format!(
-            "{{\"timestamp\": 5, \"raw_hex\": \"{TX}\"}}\n\
+            "{{\"timestamp\": 5, \"raw_hex\": \"{tx}\"}}\n\
              not json\n\
              {{\"timestamp\": 6, \"raw_hex\": \"zz\"}}\n\
              {{\"timestamp\": 7, \"raw_hex\": \"0100\"}}\n\
              {{\"timestamp\": 8}}\n\
              \n\
-             {{\"timestamp\": 9, \"raw_hex\": \"{TX}\"}}\n\
-             {{\"timestamp\": -1, \"raw_hex\": \"{TX}\"}}\n"
+             {{\"timestamp\": 9, \"raw_hex\": \"{tx}\"}}\n\
+             {{\"timestamp\": -1, \"raw_hex\": \"{tx}\"}}\n"
         );
         let (events, stats) = events(replay(&text));
         assert_eq!(events.len(), 2);
@@ -253,7 +258,8 @@ mod tests {
 
     #[test]
     fn a_speed_multiple_paces_the_replay() {
-        let text = format!("{{\"timestamp\": 100, \"raw_hex\": \"{TX}\"}}\n{{\"timestamp\": 102, \"raw_hex\": \"{TX}\"}}\n");
+        let tx = tx_hex();
+        let text = format!("{{\"timestamp\": 100, \"raw_hex\": \"{tx}\"}}\n{{\"timestamp\": 102, \"raw_hex\": \"{tx}\"}}\n");
         let mut r = ReplaySource::from_reader(
             Box::new(std::io::Cursor::new(text.into_bytes())),
             "t",
@@ -261,7 +267,7 @@ mod tests {
         );
         let start = Instant::now();
         let mut got = 0;
-        while got < 2 {
+        while got < 2 && start.elapsed() < Duration::from_secs(5) {
             if let Some(LiveEvent::Tx { .. }) = r.next_event(Duration::from_millis(20)).unwrap() {
                 got += 1;
             }
