@@ -226,7 +226,8 @@ fn bad_configuration_is_refused_at_start() {
     };
     let replay = sample("replay-702861.jsonl.gz");
     let r = replay.to_str().unwrap();
-    let cases: [(&[&str], &[(&str, &str)], &str); 5] = [
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case<'_>; 5] = [
         (&["--source", "replay"], &[], "needs --replay"),
         (
             &["--source", "replay", "--replay", "/no/such.jsonl"],
