@@ -214,6 +214,9 @@ async fn clients_that_send_are_closed_and_the_cap_holds() {
     assert_eq!(health["clients"], 3);
 }
 
+/// Flags, environment, and what the error must say.
+type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+
 #[test]
 fn bad_configuration_is_refused_at_start() {
     let run = |args: &[&str], env: &[(&str, &str)]| {
@@ -226,7 +229,6 @@ fn bad_configuration_is_refused_at_start() {
     };
     let replay = sample("replay-702861.jsonl.gz");
     let r = replay.to_str().unwrap();
-    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
     let cases: [Case<'_>; 5] = [
         (&["--source", "replay"], &[], "needs --replay"),
         (
