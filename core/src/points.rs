@@ -115,14 +115,52 @@ const fn micro_union() -> ([(f64, f64); MICRO_COUNT], usize) {
     (out, n)
 }
 
+/// Amounts are bucketed by their top 19 bits (sign, exponent and 7 mantissa
+/// bits): 128 buckets per power of two, each under 0.8% wide. Micro round
+/// amounts are at least 1% apart, so a bucket meets at most two intervals.
+const BUCKET_SHIFT: u32 = 45;
+/// The bucket of the lowest interval's lower end.
+const FIRST_BUCKET: u64 = micro_union().0[0].0.to_bits() >> BUCKET_SHIFT;
+/// Buckets from the lowest interval to the highest.
+const BUCKETS: usize = ((micro_union().0[MICRO_UNION_COUNT - 1].1.to_bits() >> BUCKET_SHIFT)
+    - FIRST_BUCKET
+    + 1) as usize;
+
+/// For each bucket, the first interval of [`MICRO_UNION`] that ends above
+/// the bucket's lowest amount: the first that can hold an amount of it.
+static BUCKET_FIRST: [u16; BUCKETS] = bucket_table();
+
+// Evaluated at compile time: an index out of bounds fails the build.
+#[allow(clippy::indexing_slicing)]
+const fn bucket_table() -> [u16; BUCKETS] {
+    let (union, n) = micro_union();
+    let mut out = [0u16; BUCKETS];
+    let (mut b, mut i) = (0, 0);
+    while b < BUCKETS {
+        let start = f64::from_bits((FIRST_BUCKET + b as u64) << BUCKET_SHIFT);
+        while i < n && union[i].1 <= start {
+            i += 1;
+        }
+        out[b] = i as u16;
+        b += 1;
+    }
+    out
+}
+
 /// Returns true when `btc` lies strictly inside the band of a micro round amount.
 pub fn is_micro_round(btc: f64) -> bool {
-    // The last interval whose lower bound is below `btc` is the only candidate.
-    let after = MICRO_UNION.partition_point(|&(lo, _)| lo < btc);
-    after
-        .checked_sub(1)
-        .and_then(|i| MICRO_UNION.get(i))
-        .is_some_and(|&(_, hi)| btc < hi)
+    let bucket = (btc.to_bits() >> BUCKET_SHIFT).checked_sub(FIRST_BUCKET);
+    let Some(&first) = bucket.and_then(|b| BUCKET_FIRST.get(b as usize)) else {
+        return false;
+    };
+    // Intervals are disjoint and ascending: the candidates start at `first`
+    // and end at the first interval starting at or above `btc`.
+    MICRO_UNION
+        .get(first as usize..)
+        .unwrap_or_default()
+        .iter()
+        .take_while(|&&(lo, _)| lo < btc)
+        .any(|&(_, hi)| btc < hi)
 }
 
 /// The BTC band `(lo, hi)` of each USD amount at a rough price.
@@ -144,14 +182,23 @@ impl Bands {
         let btc = output.btc();
         let mut micro = None;
         for (&(lo, hi), usd) in self.0.iter().zip(USD_AMOUNTS) {
-            if lo < btc && btc < hi && !*micro.get_or_insert_with(|| is_micro_round(btc)) {
-                emit(PricePoint {
-                    price: usd / btc,
-                    height: output.height,
-                    time: output.time,
-                    sats: output.sats,
-                });
+            if hi <= btc {
+                continue;
             }
+            // Both ends of the bands rise with the USD amount: once a band
+            // starts at or above `btc`, so do all the rest.
+            if btc <= lo {
+                break;
+            }
+            if *micro.get_or_insert_with(|| is_micro_round(btc)) {
+                return;
+            }
+            emit(PricePoint {
+                price: usd / btc,
+                height: output.height,
+                time: output.time,
+                sats: output.sats,
+            });
         }
     }
 }
@@ -168,6 +215,18 @@ mod tests {
         assert!((365..=370).contains(&n), "{n}");
         assert_eq!(amounts[0], 0.00005);
         assert!(amounts[..n].windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn buckets_are_narrower_than_the_gaps_between_intervals() {
+        // Two intervals' starts are always more than a bucket apart (0.8%),
+        // except the overlap at 0.0001 that the union merged.
+        let min_ratio = MICRO_UNION
+            .windows(2)
+            .map(|w| w[1].0 / w[0].0)
+            .fold(f64::INFINITY, f64::min);
+        assert!(min_ratio > 1.008, "{min_ratio}");
+        assert!(BUCKET_FIRST.windows(2).all(|w| w[0] <= w[1]));
     }
 
     #[test]
@@ -200,6 +259,20 @@ mod tests {
         }
         assert!(is_micro_round(0.001));
         assert!(!is_micro_round(0.00123456));
+        assert!(!is_micro_round(0.0));
+        assert!(!is_micro_round(5.0));
+        assert!(!is_micro_round(-0.001));
+    }
+
+    #[test]
+    fn band_ends_rise_with_the_usd_amount() {
+        for rough in [1u32, 10_000, 42_880, 500_000, u32::MAX] {
+            let Bands(b) = Bands::new(rough);
+            assert!(
+                b.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 < w[1].1),
+                "{rough}"
+            );
+        }
     }
 
     #[test]

@@ -1,0 +1,92 @@
+//! The rolling window: add and remove throughput, and the estimate's
+//! latency on a window holding about 100,000 price points.
+//!
+//! `cargo bench -p fiatline-benches --bench window`
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use fiatline_core::{
+    window_index_slots_for, Block, PricePoint, Refinement, Transaction, Txid, Window, WindowEntry,
+};
+use fiatline_testkit::Chain;
+
+fn window(entries: usize) -> Window<Vec<WindowEntry>, Vec<u32>> {
+    Window::new(
+        vec![WindowEntry::default(); entries],
+        vec![0; window_index_slots_for(entries)],
+        3 * 3600,
+    )
+    .unwrap()
+}
+
+/// Adds block 702861's 2,500 transactions, then removes them all: 5,000 operations.
+fn add_remove(c: &mut Criterion) {
+    let block = Block::parse(bitcoin_test_data::blocks::mainnet_702861()).unwrap();
+    let txs: Vec<Transaction<'_>> = block.transactions().collect();
+    let ids: Vec<Txid> = txs.iter().map(Transaction::txid).collect();
+    let mut w = window(4096);
+    let mut g = c.benchmark_group("window");
+    g.throughput(Throughput::Elements(2 * txs.len() as u64));
+    g.bench_function("add+remove", |b| {
+        b.iter(|| {
+            for tx in &txs {
+                let _ = w.add(black_box(tx), 1, 0);
+            }
+            for id in &ids {
+                w.remove(black_box(id));
+            }
+        });
+    });
+    g.finish();
+    // Removal alone, without the txid hashing and parsing an add includes.
+    let mut g = c.benchmark_group("window");
+    g.throughput(Throughput::Elements(txs.len() as u64));
+    g.bench_function("expire", |b| {
+        b.iter_batched_ref(
+            || {
+                let mut w = window(4096);
+                for (i, tx) in txs.iter().enumerate() {
+                    let _ = w.add(tx, i as u32, 0);
+                }
+                w
+            },
+            |w| w.expire(u32::MAX),
+            criterion::BatchSize::LargeInput,
+        );
+    });
+    g.finish();
+}
+
+/// The estimate of a window of 30 blocks (75,000 transactions, about
+/// 100,000 price points).
+fn estimate_100k(c: &mut Criterion) {
+    let chain = Chain::generate(840_000, 30, 1_704_139_200, 240);
+    let mut w = window(80_000);
+    for b in &chain.blocks {
+        w.add_block(&Block::parse(&b.bytes).unwrap(), b.height)
+            .unwrap();
+    }
+    let mut points = vec![PricePoint::default(); 200_000];
+    let mut scratch = vec![0.0; 200_000];
+    let e = w
+        .estimate(Refinement::Reference, &mut points, &mut scratch)
+        .unwrap();
+    eprintln!(
+        "window: {} transactions, {} outputs, {} price points ({} in range)",
+        w.len(),
+        e.outputs,
+        e.points,
+        e.points_in_range
+    );
+    c.bench_function("window/estimate_100k_points", |b| {
+        b.iter(|| {
+            w.estimate(Refinement::Reference, &mut points, &mut scratch)
+                .unwrap()
+                .price
+        });
+    });
+}
+
+criterion_group!(benches, add_remove, estimate_100k);
+criterion_main!(benches);
