@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use axum::extract::ws::Utf8Bytes;
 use fiatline_adapters::{LiveEvent, LiveSource};
 use fiatline_core::cell::{Latest, Writer, LATEST_WORDS};
 use fiatline_core::{
@@ -294,17 +295,21 @@ impl Engine {
             self.sent_time = t;
             self.sent_at_time = at_t;
         }
+        // When the delta left, in Unix milliseconds: clients can measure delivery.
+        let sent_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
         let delta = format!(
-            r#"{{"type":"delta","estimate":{estimate},"points":{}}}"#,
+            r#"{{"type":"delta","sent_ms":{sent_ms},"estimate":{estimate},"points":{}}}"#,
             points_json(fresh.into_iter())
         );
-        let _ = self.shared.deltas.send(Arc::from(delta));
+        let _ = self.shared.deltas.send(Utf8Bytes::from(delta));
         let newest_first = self.points.iter().rev().take(SNAPSHOT_POINTS);
         let snapshot = format!(
             r#"{{"type":"snapshot","estimate":{estimate},"points":{}}}"#,
             points_json(newest_first)
         );
-        self.shared.snapshot.send_replace(Arc::from(snapshot));
+        self.shared.snapshot.send_replace(Utf8Bytes::from(snapshot));
     }
 }
 

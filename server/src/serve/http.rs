@@ -21,6 +21,8 @@ use super::state::{load, Shared};
 
 /// Largest message a client may send (clients only need control frames).
 const MAX_CLIENT_MESSAGE: usize = 1024;
+/// Unsent bytes a client may pile up (a snapshot is about 150 KiB).
+const CLIENT_WRITE_CAP: usize = 1024 * 1024;
 /// A client that does not take a message within this long is dropped.
 const SEND_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -195,6 +197,11 @@ async fn ws(upgrade: WebSocketUpgrade, State(s): State<Arc<Shared>>) -> Response
     upgrade
         .max_message_size(MAX_CLIENT_MESSAGE)
         .max_frame_size(MAX_CLIENT_MESSAGE)
+        // Clients only listen: small read buffers; writes go out at once,
+        // and a client whose unsent data passes the cap is dropped.
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_write_buffer_size(CLIENT_WRITE_CAP)
         .on_failed_upgrade({
             let s = s.clone();
             move |_| {
@@ -212,18 +219,15 @@ async fn client(socket: WebSocket, s: Arc<Shared>) {
     let mut deltas = s.deltas.subscribe();
     let snapshot = s.snapshot.borrow().clone();
     let mut dropped = false;
-    if tokio::time::timeout(
-        SEND_TIMEOUT,
-        tx.send(Message::Text(Utf8Bytes::from(&*snapshot))),
-    )
-    .await
-    .is_ok()
+    if tokio::time::timeout(SEND_TIMEOUT, tx.send(Message::Text(snapshot)))
+        .await
+        .is_ok()
     {
         loop {
             tokio::select! {
                 delta = deltas.recv() => match delta {
                     Ok(text) => {
-                        let sent = tokio::time::timeout(SEND_TIMEOUT, tx.send(Message::Text(Utf8Bytes::from(&*text)))).await;
+                        let sent = tokio::time::timeout(SEND_TIMEOUT, tx.send(Message::Text(text))).await;
                         if !matches!(sent, Ok(Ok(()))) {
                             dropped = true;
                             break;

@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering}
 use std::sync::Arc;
 use std::time::Instant;
 
+use axum::extract::ws::Utf8Bytes;
 use fiatline_core::cell::LatestCell;
 use tokio::sync::{broadcast, watch};
 
@@ -34,10 +35,11 @@ pub(crate) struct Counters {
 pub(crate) struct Shared {
     /// The latest estimate: one writer (the engine), many readers, no locks.
     pub(crate) latest: LatestCell,
-    /// The snapshot a new WebSocket client gets first (JSON).
-    pub(crate) snapshot: watch::Sender<Arc<str>>,
+    /// The snapshot a new WebSocket client gets first (JSON). `Utf8Bytes`
+    /// is reference-counted: every client sends the same buffer.
+    pub(crate) snapshot: watch::Sender<Utf8Bytes>,
     /// Deltas for every client (JSON), a bounded queue each.
-    pub(crate) deltas: broadcast::Sender<Arc<str>>,
+    pub(crate) deltas: broadcast::Sender<Utf8Bytes>,
     pub(crate) counters: Counters,
     pub(crate) started: Instant,
     pub(crate) source: &'static str,
@@ -55,7 +57,7 @@ impl Shared {
         span: u32,
         max_clients: usize,
     ) -> Arc<Self> {
-        let (snapshot, _) = watch::channel(Arc::from(
+        let (snapshot, _) = watch::channel(Utf8Bytes::from_static(
             r#"{"type":"snapshot","estimate":null,"points":[]}"#,
         ));
         let (deltas, _) = broadcast::channel(CLIENT_QUEUE);

@@ -1,0 +1,137 @@
+//! WebSocket fan-out: `fiatline serve` (replay at 600x) with 1,000 clients
+//! on loopback plus one that never reads; reports the p50/p99 delivery
+//! latency of deltas (from their `sent_ms` stamp) and the server's peak RSS.
+//!
+//! `cargo build --release -p fiatline-server && cargo bench -p fiatline-benches --bench fanout`
+//! (`-- --test`, as CI runs it, takes 20 clients for 2 seconds.)
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use futures_util::StreamExt;
+
+fn now_ms() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis())
+}
+
+fn peak_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(str::to_owned)
+        })
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        .unwrap_or(0)
+}
+
+fn main() {
+    let smoke = std::env::args().any(|a| a == "--test");
+    let (clients, seconds) = if smoke { (20, 2) } else { (1000, 10) };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let bin = root.join("target/release/fiatline");
+    assert!(
+        bin.exists(),
+        "build it first: cargo build --release -p fiatline-server"
+    );
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut server = Command::new(&bin)
+        .args([
+            "serve",
+            "--source",
+            "replay",
+            "--speed",
+            "600",
+            "--max-clients",
+            "5000",
+            "--listen",
+            &addr,
+        ])
+        .arg("--replay")
+        .arg(root.join("samples/replay-702861.jsonl.gz"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (latencies, messages) = rt.block_on(async {
+        let url = format!("ws://{addr}/ws");
+        let (_never_reads, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+        let mut sockets = Vec::with_capacity(clients);
+        for _ in 0..clients {
+            sockets.push(tokio_tungstenite::connect_async(&url).await.unwrap().0);
+        }
+        let tasks: Vec<_> = sockets
+            .into_iter()
+            .map(|mut ws| {
+                tokio::spawn(async move {
+                    let mut lat = Vec::new();
+                    let end = Instant::now() + Duration::from_secs(seconds);
+                    while let Ok(Some(Ok(msg))) =
+                        tokio::time::timeout_at(end.into(), ws.next()).await
+                    {
+                        let Ok(text) = msg.to_text() else { continue };
+                        let Some(sent) = text
+                            .split("\"sent_ms\":")
+                            .nth(1)
+                            .and_then(|r| r.split(',').next())
+                        else {
+                            continue;
+                        };
+                        if let Ok(sent) = sent.parse::<u128>() {
+                            lat.push(now_ms().saturating_sub(sent) as u64);
+                        }
+                    }
+                    lat
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await.unwrap());
+        }
+        let n = all.len();
+        (all, n)
+    });
+    let rss = peak_rss_kib(server.id());
+    let _ = server.kill();
+    let _ = server.wait();
+    let mut l = latencies;
+    l.sort_unstable();
+    let pct = |p: f64| {
+        l.get(((l.len() as f64 * p) as usize).min(l.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0)
+    };
+    println!(
+        "fanout: {clients} clients (+1 never reading), {seconds} s: {messages} deltas delivered, \
+         latency p50 {} ms, p99 {} ms, max {} ms; server peak RSS {:.1} MiB",
+        pct(0.5),
+        pct(0.99),
+        l.last().copied().unwrap_or(0),
+        rss as f64 / 1024.0
+    );
+    assert!(messages > 0, "no delta delivered");
+}
