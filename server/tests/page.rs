@@ -1,89 +1,56 @@
-//! The live page in a real headless Chromium (Debian's `chromium`): the
-//! price appears, points are drawn, the connection shows as live, and a
-//! screenshot is kept in `target/artifacts/page.png`.
+//! The live page in a real browser: Debian's `chromium`, driven by
+//! `tools/browser/check-page.mjs` (playwright-core, no downloaded browser).
+//! The price appears, points are drawn, the connection shows as live, a
+//! hover shows the tooltip, and a screenshot is kept in
+//! `target/artifacts/page.png`.
 //!
-//! CI (`CI` set) requires Chromium; elsewhere the test says it skipped.
+//! CI (`CI` set) requires the browser tools (`.ci/run` installs them);
+//! elsewhere the test says it skipped when they are missing.
 
-use std::io::Read;
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn chromium() -> Option<PathBuf> {
-    ["chromium", "chromium-browser", "google-chrome"]
-        .iter()
-        .find_map(|name| {
-            let out = Command::new("which").arg(name).output().ok()?;
-            out.status
-                .success()
-                .then(|| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
-        })
-}
-
-/// Runs headless Chromium on `url` with `extra` flags; returns stdout.
-fn headless(browser: &Path, url: &str, extra: &[&str]) -> String {
-    let profile = std::env::temp_dir().join(format!(
-        "fiatline-chromium-{}-{}",
-        std::process::id(),
-        extra.len()
-    ));
-    let out = Command::new(browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--hide-scrollbars",
-            "--window-size=1280,800",
-            "--virtual-time-budget=5000",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(extra)
-        .arg(url)
-        .stderr(Stdio::null())
-        .output()
-        .expect("chromium runs");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// The text of the element with this id in a dumped DOM.
-fn text_of<'d>(dom: &'d str, id: &str) -> &'d str {
-    let open = format!("id=\"{id}\">");
-    dom.split_once(&open)
-        .and_then(|(_, rest)| rest.split_once('<'))
-        .map_or("", |(text, _)| text)
+fn tools_present(root: &Path) -> Result<(), String> {
+    if !Path::new("/usr/bin/chromium").exists() {
+        return Err("no /usr/bin/chromium (apt-get install chromium)".into());
+    }
+    if !root
+        .join("tools/browser/node_modules/playwright-core")
+        .exists()
+    {
+        return Err("no playwright-core (npm ci --prefix tools/browser)".into());
+    }
+    if Command::new("node").arg("--version").output().is_err() {
+        return Err("no node".into());
+    }
+    Ok(())
 }
 
 #[test]
 fn the_page_shows_the_price_and_draws_points() {
-    let Some(browser) = chromium() else {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    if let Err(missing) = tools_present(&root) {
         assert!(
             std::env::var_os("CI").is_none(),
-            "CI must have Chromium (apt-get install chromium)"
+            "CI must run the browser test: {missing}"
         );
-        eprintln!(
-            "SKIPPED: no chromium on this machine (apt-get install chromium to run this test)"
-        );
+        eprintln!("SKIPPED: {missing}");
         return;
-    };
+    }
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
     let addr = format!("127.0.0.1:{port}");
-    let replay = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/replay-702861.jsonl.gz");
     let mut server = Command::new(env!("CARGO_BIN_EXE_fiatline"))
         .args([
             "serve", "--source", "replay", "--speed", "600", "--listen", &addr,
         ])
         .arg("--replay")
-        .arg(&replay)
+        .arg(root.join("samples/replay-702861.jsonl.gz"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -96,41 +63,37 @@ fn the_page_shows_the_price_and_draws_points() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    // Let some of the recording play.
-    std::thread::sleep(Duration::from_secs(3));
-    let url = format!("http://{addr}/");
-
-    let dom = headless(&browser, &url, &["--dump-dom"]);
-    let price = text_of(&dom, "price");
-    let drawn: usize = dom
-        .split_once("data-points=\"")
-        .and_then(|(_, rest)| rest.split_once('"'))
-        .and_then(|(n, _)| n.parse().ok())
-        .unwrap_or(0);
-    let status = text_of(&dom, "status");
-
-    let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/artifacts");
+    let artifacts = root.join("target/artifacts");
     std::fs::create_dir_all(&artifacts).unwrap();
     let shot = artifacts.join("page.png");
-    headless(
-        &browser,
-        &url,
-        &[&format!("--screenshot={}", shot.display())],
-    );
+    let out = Command::new("node")
+        .arg(root.join("tools/browser/check-page.mjs"))
+        .arg(format!("http://{addr}/"))
+        .arg(&shot)
+        .arg("30000")
+        .output()
+        .unwrap();
     let _ = server.kill();
     let _ = server.wait();
 
+    let text = String::from_utf8_lossy(&out.stdout);
+    let seen: serde_json::Value =
+        serde_json::from_str(text.trim()).unwrap_or_else(|_| panic!("browser said: {text}"));
+    assert_eq!(seen["ok"], true, "{seen}");
+    let price = seen["price"].as_str().unwrap();
     assert!(
         price.starts_with('$') && price.contains(','),
         "price shown: {price:?}"
     );
-    assert!(drawn > 50, "{drawn} points drawn");
-    assert_eq!(status, "live");
-    let mut png = Vec::new();
-    std::fs::File::open(&shot)
-        .unwrap()
-        .read_to_end(&mut png)
-        .unwrap();
+    assert!(seen["drawn"].as_u64().unwrap() > 0, "{seen}");
+    assert_eq!(seen["status"], "live");
+    let tooltip = seen["tooltip"].as_str().unwrap_or_default();
+    assert!(
+        tooltip.contains('$') && tooltip.contains("UTC") && tooltip.contains("BTC"),
+        "tooltip: {tooltip:?}"
+    );
+    assert_eq!(seen["errors"], serde_json::json!([]), "the page threw");
+    let png = std::fs::read(&shot).unwrap();
     assert!(
         png.starts_with(b"\x89PNG") && png.len() > 10_000,
         "no screenshot"
