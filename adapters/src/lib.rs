@@ -39,6 +39,8 @@ pub mod replay;
 pub mod rpc;
 #[cfg(feature = "zmq")]
 pub mod zmq;
+#[cfg(feature = "fiatline-core")]
+pub mod zmq_message;
 
 pub use date::{parse_dates, DateError, UtcDate};
 pub use error::{ErrorKind, SourceError};

@@ -142,8 +142,12 @@ impl ReplaySource {
     }
 }
 
-/// One line to (timestamp, transaction bytes), or why not.
-fn parse_line(text: &str) -> Result<(u64, Vec<u8>), String> {
+/// Reads one recording line: its timestamp and transaction bytes.
+///
+/// # Errors
+/// Returns why the line is not a recording line: bad JSON, missing fields,
+/// non-hex, or bytes that are not one transaction.
+pub fn parse_line(text: &str) -> Result<(u64, Vec<u8>), String> {
     let line: Line =
         serde_json::from_str(text).map_err(|e| format!("not a recording line: {e}"))?;
     let raw = hex::decode(line.raw_hex.trim()).map_err(|e| format!("raw_hex is not hex: {e}"))?;

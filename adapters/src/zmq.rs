@@ -18,6 +18,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::live::{LiveEvent, LiveSource, LiveStatus};
 use crate::rpc::RpcSource;
+use crate::zmq_message::decode;
 use crate::SourceError;
 
 const TOPICS: [&str; 3] = ["rawtx", "sequence", "rawblock"];
@@ -184,44 +185,16 @@ impl ZmqSource {
 
     /// Turns one multipart message into events, or counts it as malformed.
     fn handle(&mut self, frames: &[Vec<u8>]) {
-        let [topic, body, seq] = frames else {
-            return self.malformed(&format!("{} frames instead of 3", frames.len()));
-        };
-        let Ok(seq) = <[u8; 4]>::try_from(seq.as_slice()).map(u32::from_le_bytes) else {
-            return self.malformed(&format!("a {}-byte sequence number", seq.len()));
-        };
-        let topic = String::from_utf8_lossy(topic).into_owned();
-        let event = match topic.as_str() {
-            "rawtx" if fiatline_core::Transaction::parse(body).is_ok() => LiveEvent::Tx {
-                raw: body.clone(),
-                time: now(),
-            },
-            "rawblock" if fiatline_core::Block::parse(body).is_ok() => LiveEvent::Block {
-                raw: body.clone(),
-                time: now(),
-            },
-            "sequence" if body.len() >= 33 => match body[32] {
-                b'R' => {
-                    // Core sends hashes in display order; the window keys by internal order.
-                    let mut txid = [0u8; 32];
-                    txid.copy_from_slice(&body[..32]);
-                    txid.reverse();
-                    LiveEvent::Gone { txid }
+        match decode(frames, now()) {
+            Err(why) => self.malformed(&why),
+            Ok(d) => {
+                self.track(d.topic, d.seq);
+                if let Some(event) = d.event {
+                    self.stats.messages += 1;
+                    self.queue.push_back(event);
                 }
-                b'A' | b'C' | b'D' => {
-                    self.track(&topic, seq);
-                    return;
-                }
-                other => return self.malformed(&format!("sequence label {other:#04x}")),
-            },
-            "rawtx" | "rawblock" | "sequence" => {
-                return self.malformed(&format!("a malformed {topic} body"))
             }
-            _ => return self.malformed(&format!("unknown topic {topic:?}")),
-        };
-        self.track(&topic, seq);
-        self.stats.messages += 1;
-        self.queue.push_back(event);
+        }
     }
 
     /// Notes a topic's sequence number; a jump means lost messages.

@@ -5,10 +5,14 @@
 
 use bitcoin::consensus::deserialize_partial;
 use bitcoin::hashes::Hash;
+use fiatline_adapters::replay::parse_line;
+use fiatline_adapters::zmq_message::decode;
+use fiatline_adapters::LiveEvent;
 use fiatline_core::{
     estimate, txid_slots_for, Block, Histogram, PricePoint, RawOutput, Refinement, Run,
     Transaction, Txid,
 };
+use fiatline_core::{window_index_slots_for, Window, WindowEntry, WindowError};
 
 /// Transaction parser: consumed + remaining equals the input, and accept,
 /// reject and every field agree with rust-bitcoin.
@@ -104,4 +108,109 @@ fn same_tx(tx: &Transaction<'_>, btx: &bitcoin::Transaction) {
         }
     }
     assert_eq!(tx.txid().as_bytes(), btx.compute_txid().as_byte_array());
+}
+
+/// A few real transactions for the window to take in.
+fn real_txs() -> &'static [(Txid, Vec<u8>)] {
+    static TXS: std::sync::OnceLock<Vec<(Txid, Vec<u8>)>> = std::sync::OnceLock::new();
+    TXS.get_or_init(|| {
+        let block = Block::parse(bitcoin_test_data::blocks::mainnet_702861())
+            .unwrap_or_else(|_| unreachable!());
+        block
+            .transactions()
+            .take(64)
+            .map(|t| (t.txid(), t.as_bytes().to_vec()))
+            .collect()
+    })
+}
+
+/// Window: arbitrary adds (in time order), removals and expiries, three
+/// bytes each, on a ring of 16: counts never go wrong and the histogram is
+/// always the sum of the listed outputs. The input also goes in whole as a
+/// transaction, which must fail cleanly or be taken.
+pub fn check_window(data: &[u8]) {
+    let txs = real_txs();
+    let mut w = Window::new(
+        vec![WindowEntry::default(); 16],
+        vec![0; window_index_slots_for(16)],
+        20,
+    )
+    .unwrap_or_else(|_| unreachable!());
+    let mut now = 0u32;
+    for op in data.chunks_exact(3) {
+        let (kind, which, step) = (
+            op[0] % 3,
+            usize::from(op[1]) % txs.len(),
+            u32::from(op[2] % 8),
+        );
+        let before = w.len();
+        match kind {
+            0 => {
+                now += step;
+                match w.add_bytes(&txs[which].1, now, 0) {
+                    Ok(_) => assert!(w.len() <= before + 1),
+                    Err(WindowError::Full) => assert_eq!(w.len(), 16),
+                    Err(e) => panic!("a real transaction refused: {e}"),
+                }
+            }
+            1 => {
+                let had = w.contains(&txs[which].0);
+                assert_eq!(w.remove(&txs[which].0), had);
+                assert_eq!(w.len(), before - usize::from(had));
+            }
+            _ => {
+                now += step;
+                let gone = w.expire(now);
+                assert_eq!(w.len(), before - gone);
+            }
+        }
+        let mut h = Histogram::new();
+        for o in w.outputs() {
+            h.add(o.btc());
+        }
+        assert_eq!(&h, w.histogram());
+    }
+    let _ = w.add_bytes(data, now, 0);
+    let mut points = vec![PricePoint::default(); 256];
+    let mut scratch = vec![0.0; 256];
+    if let Ok(e) = w.estimate(Refinement::Reference, &mut points, &mut scratch) {
+        assert!(e.price.is_finite() && (0.0..=1.0).contains(&e.confidence));
+    }
+}
+
+/// Recording lines: any text either parses to a transaction or is refused.
+pub fn check_replay_line(data: &[u8]) {
+    if let Ok((_, raw)) = parse_line(&String::from_utf8_lossy(data)) {
+        assert!(Transaction::parse(&raw).is_ok());
+    }
+}
+
+/// ZMQ messages: the input is split into frames (a count byte, then each
+/// frame as a 2-byte length and its bytes); decoding never panics, and
+/// what it accepts is what Core would send.
+pub fn check_zmq_message(data: &[u8]) {
+    let Some((&count, mut rest)) = data.split_first() else {
+        return;
+    };
+    let mut frames = Vec::new();
+    for _ in 0..count % 5 {
+        let Some((len, tail)) = rest.split_first_chunk::<2>() else {
+            break;
+        };
+        let len = usize::from(u16::from_le_bytes(*len)).min(tail.len());
+        frames.push(tail[..len].to_vec());
+        rest = &tail[len..];
+    }
+    if let Ok(d) = decode(&frames, 7) {
+        assert_eq!(frames.len(), 3);
+        match d.event {
+            Some(LiveEvent::Tx { raw, time }) => {
+                assert!(time == 7 && Transaction::parse(&raw).is_ok())
+            }
+            Some(LiveEvent::Block { raw, .. }) => assert!(Block::parse(&raw).is_ok()),
+            Some(LiveEvent::Gone { .. }) => assert_eq!(d.topic, "sequence"),
+            None => assert_eq!(d.topic, "sequence"),
+            Some(other) => panic!("unexpected {other:?}"),
+        }
+    }
 }

@@ -30,3 +30,18 @@ fn block_corpus() {
 fn estimate_corpus() {
     replay("estimate", fiatline_fuzz::check_estimate);
 }
+
+#[test]
+fn window_corpus() {
+    replay("window", fiatline_fuzz::check_window);
+}
+
+#[test]
+fn replay_line_corpus() {
+    replay("replay_line", fiatline_fuzz::check_replay_line);
+}
+
+#[test]
+fn zmq_message_corpus() {
+    replay("zmq_message", fiatline_fuzz::check_zmq_message);
+}

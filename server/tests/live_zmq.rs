@@ -214,3 +214,61 @@ fn record_writes_a_replayable_recording() {
         assert!(fiatline_core::Transaction::parse(&raw).is_ok());
     }
 }
+
+#[test]
+fn the_window_is_filled_from_recent_blocks_at_start() {
+    // Three blocks from the last hour; no ZMQ message ever arrives.
+    let now = u32::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+    .unwrap();
+    let chain = Chain::generate_with_times(900_000, vec![now - 3000, now - 2000, now - 1000]);
+    let node = RpcServer::start(chain.clone(), "u", "p");
+    let publisher = ZmqPublisher::bind("tcp://127.0.0.1:0");
+    let addr = format!(
+        "127.0.0.1:{}",
+        TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    );
+    let _server = Killed(
+        Command::new(env!("CARGO_BIN_EXE_fiatline"))
+            .args([
+                "serve",
+                "--source",
+                "zmq",
+                "--zmq",
+                publisher.endpoint(),
+                "--listen",
+                &addr,
+                "--window",
+                "7200",
+            ])
+            .args([
+                "--rpc-url",
+                &node.url(),
+                "--rpc-user",
+                "u",
+                "--rpc-password",
+                "p",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let v = wait_for(&addr, |v| v["stats"]["active"] == 3 * 2500);
+    assert_eq!(v["stats"]["active"], 3 * 2500, "{v}");
+    assert!(
+        v["price"]
+            .as_f64()
+            .is_some_and(|p| p > 40_000.0 && p < 46_000.0),
+        "{v}"
+    );
+    assert_eq!(v["window"]["oldest"], now - 3000);
+}
