@@ -5,11 +5,10 @@
 //! `cargo build --release -p fiatline-server && cargo bench -p fiatline-benches --bench fanout`
 //! (`-- --test`, as CI runs it, takes 20 clients for 2 seconds.)
 
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use fiatline_testkit::process::Serve;
 use futures_util::StreamExt;
 
 fn now_ms() -> u128 {
@@ -30,46 +29,27 @@ fn peak_rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-/// Starts `fiatline serve` on a free port; returns it and its address.
-fn start_server(root: &Path) -> (Child, String) {
+/// Starts `fiatline serve` replaying the bundled recording at 600x.
+fn start_server(root: &Path) -> Serve {
     let bin = root.join("target/release/fiatline");
     assert!(
         bin.exists(),
         "build it first: cargo build --release -p fiatline-server"
     );
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
-    let server = Command::new(&bin)
-        .args([
-            "serve",
+    let replay = root.join("samples/replay-702861.jsonl.gz");
+    Serve::start(
+        &bin,
+        &[
             "--source",
             "replay",
             "--speed",
             "600",
             "--max-clients",
             "5000",
-            "--listen",
-            &addr,
-        ])
-        .arg("--replay")
-        .arg(root.join("samples/replay-702861.jsonl.gz"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while std::net::TcpStream::connect(&addr).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "the server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (server, addr)
+            "--replay",
+            replay.to_str().unwrap(),
+        ],
+    )
 }
 
 /// Delivery latencies (ms) of every delta one client gets in `seconds`.
@@ -116,11 +96,10 @@ fn main() {
     let smoke = std::env::args().any(|a| a == "--test");
     let (clients, seconds) = if smoke { (20, 2) } else { (1000, 10) };
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let (mut server, addr) = start_server(&root);
-    let mut latencies = measure(&addr, clients, seconds);
-    let rss = peak_rss_kib(server.id());
-    let _ = server.kill();
-    let _ = server.wait();
+    let server = start_server(&root);
+    let mut latencies = measure(&server.addr, clients, seconds);
+    let rss = peak_rss_kib(server.pid());
+    drop(server);
     latencies.sort_unstable();
     let pct = |p: f64| {
         let i = ((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1));

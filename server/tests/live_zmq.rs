@@ -3,11 +3,13 @@
 //! for resyncs.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fiatline_core::Block;
+use fiatline_testkit::process::Serve;
 use fiatline_testkit::rpc::RpcServer;
 use fiatline_testkit::zmq::ZmqPublisher;
 use fiatline_testkit::Chain;
@@ -62,39 +64,23 @@ fn drops_garbage_and_a_restart_leave_exactly_the_right_window() {
     let node = RpcServer::start(Chain::generate_light(1, vec![1], 1), "u", "p");
     let mut publisher = ZmqPublisher::bind("tcp://127.0.0.1:0");
     let endpoint = publisher.endpoint().to_string();
-    let addr = format!(
-        "127.0.0.1:{}",
-        TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
+    let server = Serve::start(
+        Path::new(env!("CARGO_BIN_EXE_fiatline")),
+        &[
+            "--source",
+            "zmq",
+            "--zmq",
+            &endpoint,
+            "--no-fill",
+            "--rpc-url",
+            &node.url(),
+            "--rpc-user",
+            "u",
+            "--rpc-password",
+            "p",
+        ],
     );
-    let _server = Killed(
-        Command::new(env!("CARGO_BIN_EXE_fiatline"))
-            .args([
-                "serve",
-                "--source",
-                "zmq",
-                "--zmq",
-                &endpoint,
-                "--listen",
-                &addr,
-                "--no-fill",
-            ])
-            .args([
-                "--rpc-url",
-                &node.url(),
-                "--rpc-user",
-                "u",
-                "--rpc-password",
-                "p",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let addr = server.addr.clone();
     // Until the subscriber is in, PUB drops messages: send the first
     // transaction until the window holds it.
     let v = {
@@ -228,40 +214,24 @@ fn the_window_is_filled_from_recent_blocks_at_start() {
     let chain = Chain::generate_with_times(900_000, vec![now - 3000, now - 2000, now - 1000]);
     let node = RpcServer::start(chain.clone(), "u", "p");
     let publisher = ZmqPublisher::bind("tcp://127.0.0.1:0");
-    let addr = format!(
-        "127.0.0.1:{}",
-        TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
+    let server = Serve::start(
+        Path::new(env!("CARGO_BIN_EXE_fiatline")),
+        &[
+            "--source",
+            "zmq",
+            "--zmq",
+            publisher.endpoint(),
+            "--window",
+            "7200",
+            "--rpc-url",
+            &node.url(),
+            "--rpc-user",
+            "u",
+            "--rpc-password",
+            "p",
+        ],
     );
-    let _server = Killed(
-        Command::new(env!("CARGO_BIN_EXE_fiatline"))
-            .args([
-                "serve",
-                "--source",
-                "zmq",
-                "--zmq",
-                publisher.endpoint(),
-                "--listen",
-                &addr,
-                "--window",
-                "7200",
-            ])
-            .args([
-                "--rpc-url",
-                &node.url(),
-                "--rpc-user",
-                "u",
-                "--rpc-password",
-                "p",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let addr = server.addr.clone();
     let v = wait_for(&addr, |v| v["stats"]["active"] == 3 * 2500);
     assert_eq!(v["stats"]["active"], 3 * 2500, "{v}");
     assert!(

@@ -7,10 +7,10 @@
 //! CI (`CI` set) requires the browser tools (`.ci/run` installs them);
 //! elsewhere the test says it skipped when they are missing.
 
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+
+use fiatline_testkit::process::Serve;
 
 fn tools_present(root: &Path) -> Result<(), String> {
     if !Path::new("/usr/bin/chromium").exists() {
@@ -39,42 +39,29 @@ fn the_page_shows_the_price_and_draws_points() {
         eprintln!("SKIPPED: {missing}");
         return;
     }
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
-    let mut server = Command::new(env!("CARGO_BIN_EXE_fiatline"))
-        .args([
-            "serve", "--source", "replay", "--speed", "600", "--listen", &addr,
-        ])
-        .arg("--replay")
-        .arg(root.join("samples/replay-702861.jsonl.gz"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while std::net::TcpStream::connect(&addr).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "the server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let replay = root.join("samples/replay-702861.jsonl.gz");
+    let server = Serve::start(
+        Path::new(env!("CARGO_BIN_EXE_fiatline")),
+        &[
+            "--source",
+            "replay",
+            "--speed",
+            "600",
+            "--replay",
+            replay.to_str().unwrap(),
+        ],
+    );
     let artifacts = root.join("target/artifacts");
     std::fs::create_dir_all(&artifacts).unwrap();
     let shot = artifacts.join("page.png");
     let out = Command::new("node")
         .arg(root.join("tools/browser/check-page.mjs"))
-        .arg(format!("http://{addr}/"))
+        .arg(format!("http://{}/", server.addr))
         .arg(&shot)
         .arg("30000")
         .output()
         .unwrap();
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
 
     let text = String::from_utf8_lossy(&out.stdout);
     let seen: serde_json::Value =

@@ -4,11 +4,12 @@
 //! are closed; the connection cap holds.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use fiatline_testkit::process::Serve;
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -18,55 +19,12 @@ fn sample(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// A running `fiatline serve`, killed when dropped.
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn serve(extra: &[&str]) -> Server {
-    let addr = format!("127.0.0.1:{}", free_port());
+/// `fiatline serve` replaying the bundled recording.
+fn serve(extra: &[&str]) -> Serve {
     let replay = sample("replay-702861.jsonl.gz");
-    let child = Command::new(env!("CARGO_BIN_EXE_fiatline"))
-        .args([
-            "serve",
-            "--source",
-            "replay",
-            "--replay",
-            replay.to_str().unwrap(),
-            "--listen",
-            &addr,
-        ])
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let server = Server { child, addr };
-    let start = Instant::now();
-    while get(&server.addr, "/health").is_none() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "the server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    server
+    let mut args = vec!["--source", "replay", "--replay", replay.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    Serve::start(Path::new(env!("CARGO_BIN_EXE_fiatline")), &args)
 }
 
 /// A plain HTTP GET; the body, or `None` if nothing listens.

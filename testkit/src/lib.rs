@@ -16,6 +16,7 @@ pub mod blk;
 pub mod electrum;
 pub mod esplora;
 mod http;
+pub mod process;
 pub mod rpc;
 pub mod zmq;
 
