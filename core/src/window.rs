@@ -214,8 +214,7 @@ where
             }
             return Ok(Added::Duplicate);
         }
-        self.drop_dead_front();
-        if self.tail - self.head >= self.ring.as_ref().len() as u64 {
+        if !self.make_room(1) {
             self.stats.received -= 1;
             return Err(WindowError::Full);
         }
@@ -267,9 +266,7 @@ where
     /// [`WindowError::Full`] when the ring cannot take every transaction of
     /// the block; nothing changes then.
     pub fn add_block(&mut self, block: &Block<'_>, height: u32) -> Result<(), WindowError> {
-        self.drop_dead_front();
-        let room = self.ring.as_ref().len() as u64 - (self.tail - self.head);
-        if (block.tx_count() as u64) > room {
+        if !self.make_room(block.tx_count()) {
             return Err(WindowError::Full);
         }
         let time = block.header().time();
@@ -397,6 +394,49 @@ where
         }
         self.live -= 1;
         self.unindex(slot);
+    }
+
+    /// Makes sure `n` more entries fit: drops dead entries at the front,
+    /// and compacts the ring when removals left dead entries inside it.
+    fn make_room(&mut self, n: usize) -> bool {
+        let len = self.ring.as_ref().len() as u64;
+        self.drop_dead_front();
+        if self.tail - self.head + n as u64 <= len {
+            return true;
+        }
+        if self.live + n > self.ring.as_ref().len() {
+            return false;
+        }
+        self.compact();
+        self.tail - self.head + n as u64 <= len
+    }
+
+    /// Moves the live entries together at the front, in arrival order, and
+    /// repoints the index: O(ring), paid only when the ring is full of
+    /// removed entries, so amortised over the removals that made them.
+    fn compact(&mut self) {
+        let mut write = self.head;
+        for read in self.head..self.tail {
+            let (from, to) = (self.ring_pos(read), self.ring_pos(write));
+            let Some(entry) = self.ring.as_ref().get(from).copied().filter(|e| e.live) else {
+                continue;
+            };
+            if from != to {
+                // The index still points at `from`, which holds the entry until overwritten.
+                let slot = self.find(&entry.txid.0);
+                if let Some(e) = self.ring.as_mut().get_mut(to) {
+                    *e = entry;
+                }
+                if let Some(s) = slot.ok().and_then(|s| self.index.as_mut().get_mut(s)) {
+                    *s = to as u32 + 1;
+                }
+                if let Some(e) = self.ring.as_mut().get_mut(from) {
+                    e.live = false;
+                }
+            }
+            write += 1;
+        }
+        self.tail = write;
     }
 
     fn drop_dead_front(&mut self) {

@@ -232,7 +232,9 @@ fn the_window_is_filled_from_recent_blocks_at_start() {
         ],
     );
     let addr = server.addr.clone();
-    let v = wait_for(&addr, |v| v["stats"]["active"] == 3 * 2500);
+    let v = wait_for(&addr, |v| {
+        v["stats"]["active"] == 3 * 2500 && v["price"].is_number()
+    });
     assert_eq!(v["stats"]["active"], 3 * 2500, "{v}");
     assert!(
         v["price"]

@@ -198,6 +198,9 @@ impl Engine {
     fn publish(&mut self, writer: &mut Writer<'_, LATEST_WORDS>) {
         let now = self.now();
         self.window.expire(now);
+        // Estimate first, then publish counters and price together, so a
+        // reader never sees a new window beside an old price.
+        let estimate = self.estimate();
         let stats = self.window.stats();
         let c = &self.shared.counters;
         c.received.store(stats.received, Ordering::Relaxed);
@@ -209,7 +212,7 @@ impl Engine {
         c.newest.store(newest, Ordering::Relaxed);
         c.last_update.store(wall_clock(), Ordering::Relaxed);
 
-        match self.estimate() {
+        match estimate {
             Ok(e) => {
                 writer.publish(&Latest {
                     price: e.price,
