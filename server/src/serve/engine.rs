@@ -22,6 +22,9 @@ use crate::report::thousands;
 pub(crate) const TICK: Duration = Duration::from_millis(500);
 /// Points in a snapshot, newest first.
 pub(crate) const SNAPSHOT_POINTS: usize = 5000;
+/// A rough price this far (as a fraction) from the last snapshot's sends a
+/// new snapshot to every client.
+const RESNAPSHOT: f64 = 0.02;
 
 pub(crate) fn wall_clock() -> u32 {
     SystemTime::now()
@@ -39,6 +42,8 @@ pub(crate) struct Engine {
     /// Points already sent: all with time below `sent_time`, and this many at it.
     sent_time: u32,
     sent_at_time: usize,
+    /// The rough price when clients last got a whole snapshot.
+    snapshot_rough: Option<u32>,
     points: Vec<PricePoint>,
     scratch: Vec<f64>,
     last_line: Option<Instant>,
@@ -65,6 +70,7 @@ impl Engine {
             data_now: 0,
             sent_time: 0,
             sent_at_time: 0,
+            snapshot_rough: None,
             points: Vec::new(),
             scratch: Vec::new(),
             last_line: None,
@@ -275,9 +281,32 @@ impl Engine {
         }
     }
 
-    /// Builds the snapshot and the delta (points not sent yet) and sends them.
+    /// Builds the snapshot (for clients that connect) and sends every client
+    /// the delta: the points not sent yet. When the rough price has moved
+    /// more than 2% since the last snapshot, earlier points were computed
+    /// for another price and no longer apply: every client gets the whole
+    /// snapshot instead.
     fn send(&mut self, e: Option<&Estimate>, oldest: u32, newest: u32, now: u32) {
         let estimate = estimate_json(e, oldest, newest, self.window.len(), self.shared.span, now);
+        // When the message left, in Unix milliseconds: clients can measure delivery.
+        let sent_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        let newest_first = self.points.iter().rev().take(SNAPSHOT_POINTS);
+        let snapshot = format!(
+            r#"{{"type":"snapshot","sent_ms":{sent_ms},"estimate":{estimate},"points":{}}}"#,
+            points_json(newest_first)
+        );
+        let rough = e.map(|e| e.rough);
+        let moved = match (self.snapshot_rough, rough) {
+            (Some(before), Some(now)) => {
+                f64::from(before.abs_diff(now)) > RESNAPSHOT * f64::from(before)
+            }
+            _ => false,
+        };
+        if self.snapshot_rough.is_none() {
+            self.snapshot_rough = rough;
+        }
         // Points arrive in time order: the new ones are a suffix of the list.
         let mut at_time = 0;
         let fresh: Vec<&PricePoint> = self
@@ -294,24 +323,19 @@ impl Engine {
             .collect();
         if let Some(last) = fresh.last() {
             let t = last.time;
-            let at_t = self.points.iter().filter(|p| p.time == t).count();
+            self.sent_at_time = self.points.iter().filter(|p| p.time == t).count();
             self.sent_time = t;
-            self.sent_at_time = at_t;
         }
-        // When the delta left, in Unix milliseconds: clients can measure delivery.
-        let sent_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis());
-        let delta = format!(
-            r#"{{"type":"delta","sent_ms":{sent_ms},"estimate":{estimate},"points":{}}}"#,
-            points_json(fresh.into_iter())
-        );
-        let _ = self.shared.deltas.send(Utf8Bytes::from(delta));
-        let newest_first = self.points.iter().rev().take(SNAPSHOT_POINTS);
-        let snapshot = format!(
-            r#"{{"type":"snapshot","estimate":{estimate},"points":{}}}"#,
-            points_json(newest_first)
-        );
+        let message = if moved {
+            self.snapshot_rough = rough;
+            snapshot.clone()
+        } else {
+            format!(
+                r#"{{"type":"delta","sent_ms":{sent_ms},"estimate":{estimate},"points":{}}}"#,
+                points_json(fresh.into_iter())
+            )
+        };
+        let _ = self.shared.deltas.send(Utf8Bytes::from(message));
         self.shared.snapshot.send_replace(Utf8Bytes::from(snapshot));
     }
 }
