@@ -3,6 +3,7 @@
 //! (`blockchain.transaction.id_from_pos`) and their raw bytes, batched.
 
 use std::sync::Mutex;
+use std::time::Duration;
 
 use electrum_client::{Batch, Client, ConfigBuilder, ElectrumApi, Param};
 
@@ -10,6 +11,29 @@ use crate::{BlockHash, BlockRef, BlockSource, SourceError};
 
 /// Requests per batch.
 const BATCH: usize = 100;
+
+/// How to talk to an Electrum server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ElectrumOptions {
+    /// Longest a request may take.
+    pub timeout: Duration,
+    /// Times the client reconnects and repeats a failed request by itself
+    /// (it waits 2, 4, 8… seconds in between) before reporting the error.
+    pub retries: u8,
+    /// For `ssl://`: whether the certificate must be valid for the host. A
+    /// self-hosted server often has a self-signed one.
+    pub verify_tls: bool,
+}
+
+impl Default for ElectrumOptions {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(30),
+            retries: 2,
+            verify_tls: true,
+        }
+    }
+}
 
 /// An Electrum server.
 pub struct ElectrumSource {
@@ -31,9 +55,18 @@ impl ElectrumSource {
     /// # Errors
     /// Returns a transient error when the server cannot be reached.
     pub fn connect(url: &str) -> Result<Self, SourceError> {
+        Self::connect_with(url, &ElectrumOptions::default())
+    }
+
+    /// As [`ElectrumSource::connect`], with `options`.
+    ///
+    /// # Errors
+    /// Returns a transient error when the server cannot be reached.
+    pub fn connect_with(url: &str, options: &ElectrumOptions) -> Result<Self, SourceError> {
         let config = ConfigBuilder::new()
-            .timeout(Some(std::time::Duration::from_secs(30)))
-            .retry(2)
+            .timeout(Some(options.timeout))
+            .retry(options.retries)
+            .validate_domain(options.verify_tls)
             .build();
         let client = Client::from_config(url, config).map_err(|e| {
             SourceError::transient(format!("cannot connect to the Electrum server at {url}"))
@@ -45,13 +78,13 @@ impl ElectrumSource {
         })
     }
 
-    fn client(&self) -> std::sync::MutexGuard<'_, Client> {
+    pub(crate) fn client(&self) -> std::sync::MutexGuard<'_, Client> {
         self.client
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn error(&self, what: &str, e: electrum_client::Error) -> SourceError {
+    pub(crate) fn error(&self, what: &str, e: electrum_client::Error) -> SourceError {
         use electrum_client::Error as E;
         match e {
             E::IOError(_)

@@ -31,8 +31,21 @@ impl EsploraSource {
     /// # Errors
     /// Returns a persistent error for a URL the client rejects.
     pub fn new(url: &str, interval: Duration) -> Result<Self, SourceError> {
+        Self::with_timeout(url, interval, Duration::from_secs(60))
+    }
+
+    /// As [`EsploraSource::new`], with requests abandoned after `timeout`
+    /// (a live source wants to notice a stalled server sooner).
+    ///
+    /// # Errors
+    /// Returns a persistent error for a URL the client rejects.
+    pub fn with_timeout(
+        url: &str,
+        interval: Duration,
+        timeout: Duration,
+    ) -> Result<Self, SourceError> {
         let client = Builder::new(url.trim_end_matches('/'))
-            .timeout(Duration::from_secs(60))
+            .timeout(timeout)
             .max_retries(4)
             .build_blocking();
         Ok(Self {
@@ -43,8 +56,18 @@ impl EsploraSource {
         })
     }
 
+    /// The client, for the live source's requests.
+    pub(crate) fn client(&self) -> &BlockingClient {
+        &self.client
+    }
+
+    /// The server's address, for messages.
+    pub(crate) fn url(&self) -> &str {
+        &self.url
+    }
+
     /// Waits for this request's turn.
-    fn pace(&self) {
+    pub(crate) fn pace(&self) {
         let wait = {
             let mut next = self
                 .next
@@ -60,7 +83,7 @@ impl EsploraSource {
         }
     }
 
-    fn error(&self, what: &str, e: esplora_client::Error) -> SourceError {
+    pub(crate) fn error(&self, what: &str, e: esplora_client::Error) -> SourceError {
         use esplora_client::Error as E;
         let url = &self.url;
         match &e {

@@ -5,10 +5,11 @@
 //! |---|---|---|
 //! | `rpc` | [`rpc::RpcSource`] | Bitcoin Core JSON-RPC over HTTP |
 //! | `blk` | [`blk::BlkSource`] | Core's `blocks/blk*.dat` files |
-//! | `esplora` | [`esplora::EsploraSource`] | an Esplora / mempool.space REST server |
-//! | `electrum` | [`electrum::ElectrumSource`] | an Electrum server |
+//! | `esplora` | [`esplora::EsploraSource`], [`esplora_live::EsploraLive`] (live) | an Esplora / mempool.space REST server |
+//! | `electrum` | [`electrum::ElectrumSource`], [`electrum_live::ElectrumLive`] (live, blocks only) | Electrum servers, TCP or TLS |
 //! | `zmq` | [`zmq::ZmqSource`] (live) | Bitcoin Core's ZMQ notifications, RPC for resync |
 //! | `replay` | [`replay::ReplaySource`] (live) | a recording of transactions |
+//! | `exchange` | [`exchange::ExchangeClient`] | a mempool.space-compatible price feed, for comparison only |
 //!
 //! Every source implements [`BlockSource`]: the tip, the hash and header
 //! time at a height, the raw block for a hash. Errors say whether they are
@@ -31,8 +32,14 @@ mod source;
 pub mod blk;
 #[cfg(feature = "electrum")]
 pub mod electrum;
+#[cfg(feature = "electrum")]
+pub mod electrum_live;
 #[cfg(feature = "esplora")]
 pub mod esplora;
+#[cfg(feature = "esplora")]
+pub mod esplora_live;
+#[cfg(feature = "exchange")]
+pub mod exchange;
 #[cfg(feature = "replay")]
 pub mod replay;
 #[cfg(feature = "rpc")]

@@ -42,6 +42,9 @@ pub struct LiveStatus {
     pub connected: bool,
     /// Whether the source sees the mempool, or only blocks.
     pub mempool: bool,
+    /// Transactions the source knows of but has not passed on yet (a
+    /// polling source working through a mempool listing).
+    pub backlog: u64,
 }
 
 /// A source of live events.

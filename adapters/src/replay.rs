@@ -201,6 +201,7 @@ impl LiveSource for ReplaySource {
         LiveStatus {
             connected: !self.done,
             mempool: true,
+            backlog: 0,
         }
     }
 }

@@ -246,6 +246,7 @@ impl LiveSource for ZmqSource {
         LiveStatus {
             connected: self.connected,
             mempool: true,
+            backlog: 0,
         }
     }
 }

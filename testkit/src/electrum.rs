@@ -1,100 +1,196 @@
 //! A loopback Electrum server over a [`Chain`]: line-delimited JSON-RPC on
-//! TCP with `server.version`, `server.ping`, `blockchain.headers.subscribe`,
-//! `blockchain.block.header`, `blockchain.transaction.id_from_pos` and
-//! `blockchain.transaction.get`.
+//! TCP with `server.version`, `server.ping`, `blockchain.headers.subscribe`
+//! (with notifications when the tip moves), `blockchain.block.header`,
+//! `blockchain.transaction.id_from_pos` and `blockchain.transaction.get`.
+//! Tests move the tip with [`ElectrumServer::announce`] and take the
+//! server away and back with [`ElectrumServer::stop`] and
+//! [`ElectrumServer::restart`].
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
 use crate::{display_hex, Chain};
 
+/// An open connection's writer, and whether it subscribed to headers.
+type Connection = (Arc<Mutex<TcpStream>>, Arc<AtomicBool>);
+
+#[derive(Debug)]
+struct State {
+    chain: Chain,
+    txs: HashMap<[u8; 32], Vec<u8>>,
+    /// The highest block the server admits to.
+    tip: AtomicU32,
+    connections: Mutex<Vec<Connection>>,
+    served: Arc<AtomicU32>,
+}
+
 /// A running Electrum server; stops when dropped.
 #[derive(Debug)]
 pub struct ElectrumServer {
     addr: SocketAddr,
-    stop: Arc<AtomicBool>,
+    state: Arc<State>,
+    stop: Mutex<Arc<AtomicBool>>,
     /// Requests answered so far.
     pub served: Arc<AtomicU32>,
 }
 
 impl ElectrumServer {
-    /// Serves `chain`.
+    /// Serves `chain`, every block visible.
     pub fn start(chain: Chain) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-        listener.set_nonblocking(true).expect("nonblocking");
-        let addr = listener.local_addr().expect("addr");
-        let stop = Arc::new(AtomicBool::new(false));
         let served = Arc::new(AtomicU32::new(0));
-        let txs: Arc<HashMap<[u8; 32], Vec<u8>>> = Arc::new(
-            chain
+        let state = Arc::new(State {
+            txs: chain
                 .blocks
                 .iter()
                 .flat_map(|b| b.txs.iter().cloned())
                 .collect(),
-        );
-        let chain = Arc::new(chain);
-        let (stopping, count) = (stop.clone(), served.clone());
-        std::thread::spawn(move || {
-            while !stopping.load(Ordering::Relaxed) {
-                let Ok((stream, _)) = listener.accept() else {
-                    std::thread::sleep(Duration::from_millis(2));
-                    continue;
-                };
-                let (chain, txs, count) = (chain.clone(), txs.clone(), count.clone());
-                std::thread::spawn(move || {
-                    stream.set_nonblocking(false).ok();
-                    // Small replies must not wait for delayed ACKs (Nagle).
-                    stream.set_nodelay(true).ok();
-                    let mut writer = stream.try_clone().expect("clone");
-                    for line in BufReader::new(stream).lines() {
-                        let Ok(line) = line else { break };
-                        let Ok(req) = serde_json::from_str::<Value>(&line) else {
-                            break;
-                        };
-                        count.fetch_add(1, Ordering::SeqCst);
-                        let mut answer = call(&chain, &txs, &req).to_string();
-                        answer.push('\n');
-                        if writer.write_all(answer.as_bytes()).is_err() {
-                            break;
-                        }
-                    }
-                });
-            }
+            tip: AtomicU32::new(chain.tip()),
+            chain,
+            connections: Mutex::new(Vec::new()),
+            served: served.clone(),
         });
-        Self { addr, stop, served }
+        let (addr, stop) = listen("127.0.0.1:0", &state);
+        Self {
+            addr,
+            state,
+            stop: Mutex::new(stop),
+            served,
+        }
     }
 
     /// `tcp://127.0.0.1:port`.
     pub fn url(&self) -> String {
         format!("tcp://{}", self.addr)
     }
+
+    /// Shows blocks up to `height` only, without telling subscribers.
+    pub fn set_tip(&self, height: u32) {
+        self.state
+            .tip
+            .store(height.min(self.state.chain.tip()), Ordering::SeqCst);
+    }
+
+    /// Moves the tip to `height` and notifies every subscribed connection,
+    /// as a server does when a block arrives.
+    pub fn announce(&self, height: u32) {
+        self.set_tip(height);
+        let tip = self.state.tip.load(Ordering::SeqCst);
+        let note = json!({
+            "jsonrpc": "2.0",
+            "method": "blockchain.headers.subscribe",
+            "params": [{"height": tip, "hex": header(&self.state.chain, tip)}],
+        });
+        let line = format!("{note}\n");
+        for (stream, subscribed) in lock(&self.state.connections).iter() {
+            if subscribed.load(Ordering::SeqCst) {
+                let _ = lock(stream).write_all(line.as_bytes());
+            }
+        }
+    }
+
+    /// Closes every connection and stops listening: clients see the server
+    /// vanish, and connections are refused until [`Self::restart`].
+    pub fn stop(&self) {
+        lock(&self.stop).store(true, Ordering::SeqCst);
+        for (stream, _) in lock(&self.state.connections).drain(..) {
+            let _ = lock(&stream).shutdown(Shutdown::Both);
+        }
+        // Let the accept loop see the flag and release the port.
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    /// Listens again on the same port, with the same chain and tip.
+    pub fn restart(&self) {
+        let mut stop = lock(&self.stop);
+        if stop.load(Ordering::SeqCst) {
+            *stop = listen(&self.addr.to_string(), &self.state).1;
+        }
+    }
 }
 
 impl Drop for ElectrumServer {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.stop();
     }
 }
 
-fn call(chain: &Chain, txs: &HashMap<[u8; 32], Vec<u8>>, req: &Value) -> Value {
-    let id = req.get("id").cloned().unwrap_or(Value::Null);
-    let p = req.get("params").cloned().unwrap_or(json!([]));
-    let header = |h: u64| match chain.at(h as u32) {
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn listen(addr: &str, state: &Arc<State>) -> (SocketAddr, Arc<AtomicBool>) {
+    let listener = crate::bind(addr);
+    listener.set_nonblocking(true).expect("nonblocking");
+    let addr = listener.local_addr().expect("addr");
+    let stop = Arc::new(AtomicBool::new(false));
+    let (stopping, state) = (stop.clone(), state.clone());
+    std::thread::spawn(move || {
+        while !stopping.load(Ordering::SeqCst) {
+            let Ok((stream, _)) = listener.accept() else {
+                std::thread::sleep(Duration::from_millis(2));
+                continue;
+            };
+            let state = state.clone();
+            std::thread::spawn(move || connection(&state, stream));
+        }
+    });
+    (addr, stop)
+}
+
+fn connection(state: &State, stream: TcpStream) {
+    stream.set_nonblocking(false).ok();
+    // Small replies must not wait for delayed ACKs (Nagle).
+    stream.set_nodelay(true).ok();
+    let writer = Arc::new(Mutex::new(stream.try_clone().expect("clone")));
+    let subscribed = Arc::new(AtomicBool::new(false));
+    lock(&state.connections).push((writer.clone(), subscribed.clone()));
+    for line in BufReader::new(stream).lines() {
+        let Ok(line) = line else { break };
+        let Ok(req) = serde_json::from_str::<Value>(&line) else {
+            break;
+        };
+        // A batch is an array of calls, answered by an array.
+        let answer = match &req {
+            Value::Array(calls) => {
+                Value::Array(calls.iter().map(|c| call(state, c, &subscribed)).collect())
+            }
+            single => call(state, single, &subscribed),
+        };
+        let mut answer = answer.to_string();
+        answer.push('\n');
+        if lock(&writer).write_all(answer.as_bytes()).is_err() {
+            break;
+        }
+    }
+    lock(&state.connections).retain(|(w, _)| !Arc::ptr_eq(w, &writer));
+}
+
+fn header(chain: &Chain, h: u32) -> Option<String> {
+    match chain.at(h) {
         Some(b) => Some(hex::encode(&b.bytes[..80])),
         // Header-only history: a header carrying the time.
-        None => chain.header(h as u32).map(|(_, time)| {
+        None => chain.header(h).map(|(_, time)| {
             let mut header = [0u8; 80];
-            header[0..4].copy_from_slice(&(h as u32).to_le_bytes());
+            header[0..4].copy_from_slice(&h.to_le_bytes());
             header[68..72].copy_from_slice(&time.to_le_bytes());
             hex::encode(header)
         }),
-    };
+    }
+}
+
+fn call(state: &State, req: &Value, subscribed: &AtomicBool) -> Value {
+    state.served.fetch_add(1, Ordering::SeqCst);
+    let chain = &state.chain;
+    let tip = state.tip.load(Ordering::SeqCst);
+    let id = req.get("id").cloned().unwrap_or(Value::Null);
+    let p = req.get("params").cloned().unwrap_or(json!([]));
+    let visible = |h: u64| u32::try_from(h).ok().filter(|&h| h <= tip);
     let result = match req
         .get("method")
         .and_then(Value::as_str)
@@ -103,16 +199,19 @@ fn call(chain: &Chain, txs: &HashMap<[u8; 32], Vec<u8>>, req: &Value) -> Value {
         "server.version" => Ok(json!(["fiatline-testkit", "1.4"])),
         "server.ping" => Ok(Value::Null),
         "blockchain.headers.subscribe" => {
-            Ok(json!({"height": chain.tip(), "hex": header(u64::from(chain.tip()))}))
+            subscribed.store(true, Ordering::SeqCst);
+            Ok(json!({"height": tip, "hex": header(chain, tip)}))
         }
         "blockchain.block.header" => p[0]
             .as_u64()
-            .and_then(header)
+            .and_then(visible)
+            .and_then(|h| header(chain, h))
             .map(Value::from)
             .ok_or("height out of range"),
         "blockchain.transaction.id_from_pos" => p[0]
             .as_u64()
-            .and_then(|h| chain.at(h as u32))
+            .and_then(visible)
+            .and_then(|h| chain.at(h))
             .and_then(|b| b.txs.get(p[1].as_u64()? as usize))
             .map(|(txid, _)| json!(display_hex(txid)))
             .ok_or("No tx in position"),
@@ -121,7 +220,7 @@ fn call(chain: &Chain, txs: &HashMap<[u8; 32], Vec<u8>>, req: &Value) -> Value {
             .and_then(|s| hex::decode(s).ok())
             .and_then(|mut b| {
                 b.reverse();
-                txs.get(&<[u8; 32]>::try_from(b).ok()?)
+                state.txs.get(&<[u8; 32]>::try_from(b).ok()?)
             })
             .map(|raw| json!(hex::encode(raw)))
             .ok_or("No such transaction"),

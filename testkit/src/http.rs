@@ -2,7 +2,7 @@
 //! one thread, one request per connection (`Connection: close`).
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,15 +40,11 @@ pub(crate) struct Server {
 }
 
 impl Server {
-    pub(crate) fn start(handler: impl Fn(Request) -> Response + Send + 'static) -> Self {
-        Self::start_on("127.0.0.1:0", handler)
-    }
-
     pub(crate) fn start_on(
         addr: &str,
         handler: impl Fn(Request) -> Response + Send + 'static,
     ) -> Self {
-        let listener = TcpListener::bind(addr).expect("bind loopback");
+        let listener = crate::bind(addr);
         listener.set_nonblocking(true).expect("nonblocking");
         let addr = listener.local_addr().expect("addr");
         let stop = Arc::new(AtomicBool::new(false));

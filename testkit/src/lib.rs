@@ -23,6 +23,22 @@ pub mod zmq;
 use fiatline_core::{Block, Transaction};
 use sha2::{Digest, Sha256};
 
+/// Binds a loopback listener. A restarted server asks for its old port,
+/// which its previous accept thread may hold a little longer (it finishes
+/// the request in hand first): keep trying for a few seconds.
+pub(crate) fn bind(addr: &str) -> std::net::TcpListener {
+    let start = std::time::Instant::now();
+    loop {
+        match std::net::TcpListener::bind(addr) {
+            Ok(l) => return l,
+            Err(_) if start.elapsed() < std::time::Duration::from_secs(10) => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => panic!("bind {addr}: {e}"),
+        }
+    }
+}
+
 /// Double SHA-256.
 pub fn sha256d(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(Sha256::digest(bytes)).into()
@@ -118,6 +134,7 @@ impl Chain {
             bytes[68..72].copy_from_slice(&time.to_le_bytes());
             push_compact_size(&mut bytes, kept.len());
             let mut txs = Vec::with_capacity(kept.len());
+            let mut renamed = std::collections::HashMap::new();
             for (n, tx) in kept.iter().enumerate() {
                 let mut raw = tx.to_vec();
                 if n == 0 {
@@ -129,12 +146,26 @@ impl Chain {
                         .expect("BIP 34 push");
                     raw[at + 1..at + 4].copy_from_slice(&height.to_le_bytes()[..3]);
                 } else {
+                    // Spends of earlier transactions of the block follow
+                    // them to their new txids, so parents stay parents.
+                    let tx = Transaction::parse(&raw).expect("tx");
+                    let at: Vec<(usize, [u8; 32])> = tx
+                        .inputs()
+                        .filter_map(|i| {
+                            let new = renamed.get(i.prev_txid)?;
+                            Some((i.prev_txid.as_ptr() as usize - raw.as_ptr() as usize, *new))
+                        })
+                        .collect();
+                    for (offset, new) in at {
+                        raw[offset..offset + 32].copy_from_slice(&new);
+                    }
                     // A new lock time per height makes every txid new.
                     let lock = raw.len() - 4;
                     let v = u32::from_le_bytes(raw[lock..].try_into().unwrap());
                     raw[lock..].copy_from_slice(&(v ^ (height << 8)).to_le_bytes());
                 }
                 let txid = Transaction::parse(&raw).expect("tx").txid().0;
+                renamed.insert(Transaction::parse(tx).expect("tx").txid().0, txid);
                 bytes.extend_from_slice(&raw);
                 txs.push((txid, raw));
             }
@@ -216,6 +247,25 @@ mod tests {
             assert_eq!(block.header().time(), b.time);
         }
         assert_ne!(chain.blocks[0].txs[5].0, chain.blocks[1].txs[5].0);
+        // In-block spends survive the renaming: as many as in 702861.
+        let spends = |txs: Vec<([u8; 32], Vec<u8>)>| {
+            let ids: std::collections::HashSet<[u8; 32]> = txs.iter().map(|t| t.0).collect();
+            txs.iter()
+                .flat_map(|(_, raw)| {
+                    let tx = Transaction::parse(raw).unwrap();
+                    tx.inputs().map(|i| *i.prev_txid).collect::<Vec<_>>()
+                })
+                .filter(|p| ids.contains(p))
+                .count()
+        };
+        let original: Vec<([u8; 32], Vec<u8>)> = Block::parse(block_702861())
+            .unwrap()
+            .transactions()
+            .map(|t| (t.txid().0, t.as_bytes().to_vec()))
+            .collect();
+        let in_block = spends(original);
+        assert!(in_block > 10, "{in_block}");
+        assert_eq!(spends(chain.blocks[1].txs.clone()), in_block);
         let light = Chain::generate_light(5, vec![1, 2], 40);
         let block = Block::parse(&light.blocks[1].bytes).unwrap();
         assert_eq!((block.tx_count(), block.bip34_height()), (40, Some(6)));

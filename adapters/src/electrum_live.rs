@@ -1,0 +1,313 @@
+//! Electrum servers (electrs, Fulcrum…) as a live source of blocks.
+//!
+//! The protocol lists no mempool, so this source passes on blocks only:
+//! it subscribes to headers (`blockchain.headers.subscribe`) and, for each
+//! new tip, brings every block since the last one it passed on, the way
+//! [`ElectrumSource`] fetches blocks. Its status says `mempool: false`.
+//!
+//! Several servers may be given: when one fails or vanishes, the next is
+//! tried, round-robin, waiting longer after each full round (up to
+//! [`MAX_BACKOFF`]). After a reconnect the blocks missed meanwhile are
+//! caught up (at most [`MAX_CATCH_UP`]), and a reorganisation is followed
+//! back to the fork. The subscription is renewed every
+//! [`RESUBSCRIBE`] as well, so a connection the client re-made by itself
+//! cannot leave the source deaf.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use electrum_client::ElectrumApi;
+
+use crate::electrum::{ElectrumOptions, ElectrumSource};
+use crate::live::{LiveEvent, LiveSource, LiveStatus};
+use crate::{BlockSource, SourceError};
+
+/// Most blocks fetched when the tip moves; a source that fell further
+/// behind skips to the last ones.
+pub const MAX_CATCH_UP: u32 = 24;
+/// Longest wait between rounds of connection attempts.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// How often the header subscription is renewed.
+pub const RESUBSCRIBE: Duration = Duration::from_secs(30);
+/// How often the connection is pinged, which also reads notifications.
+const PING: Duration = Duration::from_secs(1);
+/// Recent blocks remembered to find a fork.
+const KEEP_BLOCKS: usize = 12;
+
+/// Counts of what the source did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ElectrumLiveStats {
+    /// Blocks passed on.
+    pub blocks: u64,
+    /// Connections made (the first included).
+    pub connections: u64,
+    /// Connections lost or refused.
+    pub failures: u64,
+    /// Blocks reorganised away.
+    pub reorganised: u64,
+}
+
+/// A live source over one or more Electrum servers.
+pub struct ElectrumLive {
+    urls: Vec<String>,
+    options: ElectrumOptions,
+    /// Index in `urls` of the server in use or to try next.
+    current: usize,
+    server: Option<ElectrumSource>,
+    /// Recent blocks passed on (or the tip at the first connection), oldest first.
+    blocks: VecDeque<(u32, [u8; 32])>,
+    queue: VecDeque<LiveEvent>,
+    next_attempt: Instant,
+    /// Failed attempts in a row.
+    failed: u32,
+    last_ping: Instant,
+    last_subscribe: Instant,
+    stats: ElectrumLiveStats,
+}
+
+impl std::fmt::Debug for ElectrumLive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ElectrumLive")
+            .field("urls", &self.urls)
+            .field("current", &self.current)
+            .field("connected", &self.server.is_some())
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+fn now() -> u32 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX))
+}
+
+impl ElectrumLive {
+    /// Creates a source over `urls` (`tcp://host:port` or
+    /// `ssl://host:port`), tried in order; it connects at the first
+    /// [`LiveSource::next_event`]. The client's own retries are turned off:
+    /// the source fails over instead.
+    ///
+    /// # Errors
+    /// Returns a persistent error when `urls` is empty.
+    pub fn new(urls: Vec<String>, options: ElectrumOptions) -> Result<Self, SourceError> {
+        if urls.is_empty() {
+            return Err(SourceError::persistent("no Electrum server given"));
+        }
+        let now = Instant::now();
+        Ok(Self {
+            urls,
+            options: ElectrumOptions {
+                retries: 0,
+                ..options
+            },
+            current: 0,
+            server: None,
+            blocks: VecDeque::new(),
+            queue: VecDeque::new(),
+            next_attempt: now,
+            failed: 0,
+            last_ping: now,
+            last_subscribe: now,
+            stats: ElectrumLiveStats::default(),
+        })
+    }
+
+    /// Returns the counts so far.
+    pub fn stats(&self) -> ElectrumLiveStats {
+        self.stats
+    }
+
+    /// The server in use, if connected.
+    pub fn server_url(&self) -> Option<&str> {
+        self.server
+            .as_ref()
+            .map(|_| self.urls[self.current].as_str())
+    }
+
+    /// Connects to the current server, subscribes, and catches up.
+    fn connect(&mut self) -> Result<(), SourceError> {
+        let url = &self.urls[self.current];
+        let server = ElectrumSource::connect_with(url, &self.options)?;
+        let tip = server
+            .client()
+            .block_headers_subscribe_raw()
+            .map_err(|e| server.error("a header subscription", e))?;
+        tracing::info!(
+            height = tip.height,
+            "electrum: subscribed to headers at {url}"
+        );
+        self.stats.connections += 1;
+        self.failed = 0;
+        let now = Instant::now();
+        self.last_ping = now;
+        self.last_subscribe = now;
+        self.server = Some(server);
+        self.catch_up(tip.height as u32)
+    }
+
+    /// Passes on the blocks after the last one, up to `tip`.
+    fn catch_up(&mut self, tip: u32) -> Result<(), SourceError> {
+        let Some(server) = &self.server else {
+            return Ok(());
+        };
+        let Some(&(last, _)) = self.blocks.back() else {
+            // The first connection: blocks before now are the caller's to fill.
+            let r = server.block_ref(tip)?;
+            self.blocks.push_back((tip, r.hash.0));
+            return Ok(());
+        };
+        // Drop what the server's chain no longer has.
+        while let Some(&(h, hash)) = self.blocks.back() {
+            if h > tip || server.block_ref(h)?.hash.0 != hash {
+                tracing::warn!(height = h, "electrum: block reorganised away");
+                self.stats.reorganised += 1;
+                self.blocks.pop_back();
+            } else {
+                break;
+            }
+        }
+        let from = self.blocks.back().map_or(last, |b| b.0) + 1;
+        let from = from.max(tip.saturating_sub(MAX_CATCH_UP - 1));
+        if from > last + 1 {
+            tracing::warn!(
+                "electrum: {} blocks behind; passing on the last {MAX_CATCH_UP}",
+                tip - last
+            );
+        }
+        for height in from..=tip {
+            let r = server.block_ref(height)?;
+            let raw = server.raw_block(&r)?;
+            tracing::info!(height, "electrum: new block");
+            self.blocks.push_back((height, r.hash.0));
+            if self.blocks.len() > KEEP_BLOCKS {
+                self.blocks.pop_front();
+            }
+            self.stats.blocks += 1;
+            self.queue.push_back(LiveEvent::Block { raw, time: now() });
+        }
+        Ok(())
+    }
+
+    /// Pings (which reads pending notifications), renews the subscription
+    /// now and then, and catches up to the newest tip announced.
+    fn listen(&mut self) -> Result<(), SourceError> {
+        let Some(server) = &self.server else {
+            return Ok(());
+        };
+        let mut tip = None;
+        if self.last_subscribe.elapsed() >= RESUBSCRIBE {
+            self.last_subscribe = Instant::now();
+            let t = server
+                .client()
+                .block_headers_subscribe_raw()
+                .map_err(|e| server.error("a header subscription", e))?;
+            tip = Some(t.height as u32);
+        } else {
+            server
+                .client()
+                .ping()
+                .map_err(|e| server.error("a ping", e))?;
+        }
+        self.last_ping = Instant::now();
+        loop {
+            let popped = server
+                .client()
+                .block_headers_pop_raw()
+                .map_err(|e| server.error("header notifications", e))?;
+            let Some(note) = popped else { break };
+            tip = tip.max(Some(note.height as u32));
+        }
+        match tip {
+            Some(t) if self.blocks.back().is_none_or(|&(h, _)| t != h) => self.catch_up(t),
+            // The same height may still be another block.
+            Some(t) => {
+                let hash = server.block_ref(t)?.hash.0;
+                if self.blocks.back().is_some_and(|&(_, h)| h != hash) {
+                    self.catch_up(t)
+                } else {
+                    Ok(())
+                }
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Drops the connection and moves to the next server; after a whole
+    /// round of failures, waits before trying again.
+    fn fail_over(&mut self, e: &SourceError) {
+        self.stats.failures += 1;
+        self.failed += 1;
+        let url = &self.urls[self.current];
+        tracing::warn!("electrum: {url}: {e}");
+        self.server = None;
+        self.current = (self.current + 1) % self.urls.len();
+        let rounds = self.failed / self.urls.len() as u32;
+        let wait = if self.failed % self.urls.len() as u32 == 0 {
+            Duration::from_secs(1 << rounds.min(6)).min(MAX_BACKOFF)
+        } else {
+            Duration::ZERO
+        };
+        if self.urls.len() > 1 {
+            tracing::info!(
+                "electrum: trying {} next{}",
+                self.urls[self.current],
+                if wait.is_zero() {
+                    String::new()
+                } else {
+                    format!(" in {} s", wait.as_secs())
+                }
+            );
+        }
+        self.next_attempt = Instant::now() + wait;
+    }
+}
+
+impl LiveSource for ElectrumLive {
+    fn name(&self) -> &'static str {
+        "electrum"
+    }
+
+    fn next_event(&mut self, timeout: Duration) -> Result<Option<LiveEvent>, SourceError> {
+        if let Some(e) = self.queue.pop_front() {
+            return Ok(Some(e));
+        }
+        let result = if self.server.is_none() {
+            let wait = self.next_attempt.saturating_duration_since(Instant::now());
+            if wait.is_zero() {
+                self.connect()
+            } else {
+                std::thread::sleep(wait.min(timeout));
+                Ok(())
+            }
+        } else {
+            let wait = PING.saturating_sub(self.last_ping.elapsed());
+            if wait.is_zero() {
+                self.listen()
+            } else {
+                std::thread::sleep(wait.min(timeout));
+                Ok(())
+            }
+        };
+        match result {
+            Ok(()) => Ok(self.queue.pop_front()),
+            Err(e) => {
+                // Blocks fetched before the failure are still passed on.
+                self.fail_over(&e);
+                if self.queue.is_empty() {
+                    Err(SourceError::transient(format!("electrum: {e}")))
+                } else {
+                    Ok(self.queue.pop_front())
+                }
+            }
+        }
+    }
+
+    fn status(&self) -> LiveStatus {
+        LiveStatus {
+            connected: self.server.is_some(),
+            mempool: false,
+            backlog: 0,
+        }
+    }
+}
