@@ -310,4 +310,10 @@ impl LiveSource for ElectrumLive {
             backlog: 0,
         }
     }
+
+    fn follow_from(&mut self, height: u32, hash: [u8; 32]) {
+        if self.blocks.is_empty() {
+            self.blocks.push_back((height, hash));
+        }
+    }
 }

@@ -426,4 +426,10 @@ impl LiveSource for EsploraLive {
             backlog: self.backlog() as u64,
         }
     }
+
+    fn follow_from(&mut self, height: u32, hash: [u8; 32]) {
+        if self.blocks.is_empty() {
+            self.blocks.push_back((height, hash, HashSet::new()));
+        }
+    }
 }

@@ -60,4 +60,13 @@ pub trait LiveSource: Send {
 
     /// Returns the source's state.
     fn status(&self) -> LiveStatus;
+
+    /// Tells the source that the caller holds the blocks up to `height`,
+    /// whose hash is `hash` (internal byte order), filled before the live
+    /// events began. A source that follows the chain then passes on every
+    /// block after it, including those found before its first poll; the
+    /// others ignore this.
+    fn follow_from(&mut self, height: u32, hash: [u8; 32]) {
+        let _ = (height, hash);
+    }
 }

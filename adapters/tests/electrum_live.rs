@@ -170,3 +170,20 @@ fn no_server_is_a_persistent_error_and_an_unreachable_one_a_transient_one() {
     assert!(e.is_transient(), "{e}");
     assert!(!source.status().connected);
 }
+
+#[test]
+fn blocks_found_between_the_first_fill_and_the_first_connection_are_passed_on() {
+    let chain = chain(&times());
+    let server = ElectrumServer::start(chain.clone());
+    server.set_tip(FIRST + 3);
+    let mut source = ElectrumLive::new(vec![server.url()], options()).unwrap();
+    // The caller filled its window up to FIRST + 1.
+    source.follow_from(FIRST + 1, chain.blocks[1].hash);
+    assert_eq!(
+        blocks_until(&mut source, 2),
+        [
+            (FIRST + 2, chain.blocks[2].hash),
+            (FIRST + 3, chain.blocks[3].hash)
+        ]
+    );
+}

@@ -319,3 +319,13 @@ fn missed_blocks_are_caught_up_and_a_reorganisation_followed() {
     let hashes = blocks_until(&mut source, 5);
     assert_eq!(hashes, [FIRST + 3, FIRST + 4]);
 }
+
+#[test]
+fn blocks_found_between_the_first_fill_and_the_first_poll_are_passed_on() {
+    let chain = Chain::generate_light(FIRST, (0..4).map(|i| 1_700_000_000 + i * 600).collect(), 30);
+    let server = EsploraServer::start(chain.clone());
+    let mut source = EsploraLive::new(&server.url(), config()).unwrap();
+    // The caller filled its window up to FIRST + 1; the tip is at FIRST + 3.
+    source.follow_from(FIRST + 1, chain.blocks[1].hash);
+    assert_eq!(blocks_until(&mut source, 2), [FIRST + 2, FIRST + 3]);
+}

@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod blockfile;
 mod chart;
+mod compare;
 mod consensus;
 mod price;
 mod progress;
@@ -54,9 +55,36 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "FIATLINE_MAX_CLIENTS", default_value_t = 2_000,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000))]
     pub(crate) max_clients: usize,
-    /// Do not fill the window from the blocks of the last span at start (zmq).
+    /// Do not fill the window from the blocks of the last span at start
+    /// (zmq through RPC, esplora, electrum).
     #[arg(long, env = "FIATLINE_NO_FILL")]
     pub(crate) no_fill: bool,
+    #[command(flatten)]
+    pub(crate) exchange: ExchangeArgs,
+}
+
+/// The exchange price shown beside the on-chain one. Nothing is fetched
+/// without `--exchange-url`.
+#[derive(Debug, Clone, Args)]
+// The field names are the flags' names.
+#[allow(clippy::struct_field_names)]
+pub(crate) struct ExchangeArgs {
+    /// A mempool.space-compatible server to compare with, e.g.
+    /// https://mempool.space (its /api/v1/prices).
+    #[arg(long, env = "FIATLINE_EXCHANGE_URL", value_name = "URL")]
+    pub(crate) exchange_url: Option<String>,
+    /// Seconds between exchange price fetches.
+    #[arg(long, env = "FIATLINE_EXCHANGE_INTERVAL", default_value_t = 60,
+          value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub(crate) exchange_interval: u64,
+    /// Oldest an exchange price may be, in seconds, and still be compared.
+    #[arg(long, env = "FIATLINE_EXCHANGE_MAX_AGE", default_value_t = 1800,
+          value_name = "SECONDS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) exchange_max_age: u32,
+    /// Difference in percent past which the page warns.
+    #[arg(long, env = "FIATLINE_EXCHANGE_THRESHOLD", default_value_t = compare::DEFAULT_THRESHOLD,
+          value_name = "PERCENT")]
+    pub(crate) exchange_threshold: f64,
 }
 
 /// Arguments of `fiatline record`.
@@ -96,13 +124,47 @@ pub(crate) struct LiveArgs {
     /// Replay speed: a multiple of recorded time (1 is real time), or "max".
     #[arg(long, env = "FIATLINE_SPEED", default_value = "1")]
     pub(crate) speed: String,
+    /// Esplora / mempool.space API base for --source esplora, e.g.
+    /// https://mempool.space/api or http://127.0.0.1:3002.
+    #[arg(long, env = "FIATLINE_ESPLORA_URL", value_name = "URL")]
+    pub(crate) esplora_url: Option<String>,
+    /// Seconds between polls of the Esplora mempool and tip.
+    #[arg(long, env = "FIATLINE_POLL", default_value_t = 10, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub(crate) poll: u64,
+    /// Most Esplora requests per second (public servers rate-limit).
+    #[arg(long, env = "FIATLINE_ESPLORA_RATE", default_value_t = 20, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub(crate) esplora_rate: u32,
+    /// Electrum servers for --source electrum, tcp://host:port or
+    /// ssl://host:port, comma-separated or repeated: the next is used when
+    /// one fails.
+    #[arg(
+        long,
+        env = "FIATLINE_ELECTRUM",
+        value_delimiter = ',',
+        value_name = "URL"
+    )]
+    pub(crate) electrum: Vec<String>,
+    /// Accept an ssl:// Electrum server's certificate even if it is not
+    /// valid for the host (self-signed, as self-hosted servers often are).
+    #[arg(long, env = "FIATLINE_ELECTRUM_ACCEPT_INVALID_CERTS")]
+    pub(crate) electrum_accept_invalid_certs: bool,
     #[command(flatten)]
     pub(crate) rpc: RpcArgs,
 }
 
+/// Live sources.
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub(crate) enum LiveKind {
+    /// Bitcoin Core's ZMQ notifications (mempool and blocks), RPC for
+    /// resyncs and the window's first fill.
     Zmq,
+    /// An Esplora / mempool.space server, polled (mempool and blocks).
+    Esplora,
+    /// Electrum servers (blocks only: the protocol lists no mempool).
+    Electrum,
+    /// A recording.
     Replay,
 }
 
@@ -165,6 +227,13 @@ pub(crate) struct PriceArgs {
     /// Blocks fetched at the same time for one run.
     #[arg(long, default_value_t = 4, value_name = "N")]
     pub(crate) fetchers: usize,
+    /// Adds each date's exchange price (mempool.space's historical price at
+    /// noon UTC) and the difference in percent.
+    #[arg(long, requires = "exchange_url")]
+    pub(crate) compare: bool,
+    /// The mempool.space-compatible server --compare asks.
+    #[arg(long, env = "FIATLINE_EXCHANGE_URL", value_name = "URL")]
+    pub(crate) exchange_url: Option<String>,
     /// Attempts per request when the source fails in a way that may pass
     /// (node starting or busy, connection lost, HTTP 429/5xx), with backoff
     /// from 0.5 s doubling to 4 s.

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use fiatline_adapters::exchange::ExchangeClient;
 use fiatline_adapters::{
     fetch_in_order, parse_dates, select, BlockSource, DateError, Retry, SelectError, Selection,
     SourceError, UtcDate,
@@ -11,6 +12,7 @@ use fiatline_adapters::{
 use fiatline_core::{EstimateError, Refinement};
 
 use crate::blockfile::{self, BlockFileError};
+use crate::compare::{compare, Comparison, DEFAULT_THRESHOLD};
 use crate::consensus::{BadBlock, Consensus, Outcome};
 use crate::progress::Progress;
 use crate::report::{self, Report};
@@ -84,8 +86,11 @@ pub(crate) fn run(args: &PriceArgs) -> Result<(), PriceError> {
     let format = report::Format::of(args.json, args.csv);
     if !args.what.block_files.is_empty() {
         let outcome = price_files(&args.what.block_files, refinement)?;
-        let report = Report::new(None, &outcome);
-        format.print_all(&[report]);
+        let mut reports = [Report::new(None, &outcome)];
+        if args.compare {
+            add_comparisons(&mut reports, args);
+        }
+        format.print_all(&reports);
         if let Some(path) = &args.chart {
             chart::write(path, "block files", &outcome)
                 .map_err(|e| PriceError::Chart(path.clone(), e))?;
@@ -121,6 +126,9 @@ pub(crate) fn run(args: &PriceArgs) -> Result<(), PriceError> {
             }
         }
     }
+    if args.compare {
+        add_comparisons(&mut reports, args);
+    }
     format.print_all(&reports);
     match first_error {
         None => Ok(()),
@@ -132,6 +140,40 @@ pub(crate) fn run(args: &PriceArgs) -> Result<(), PriceError> {
         }),
     }
 }
+
+/// Asks the exchange for each run's price at its moment (noon UTC of a
+/// date). A failure is reported beside the price, never in its place.
+fn add_comparisons(reports: &mut [Report], args: &PriceArgs) {
+    let Some(url) = &args.exchange_url else {
+        return;
+    };
+    let client = ExchangeClient::new(url, std::time::Duration::from_secs(20));
+    let retry = Retry {
+        attempts: args.retries,
+        ..Retry::default()
+    };
+    for report in reports {
+        let c = match report.moment() {
+            Some(at) => {
+                let x = retry.run(|| client.historical(at));
+                let why = x.as_ref().err().map(ToString::to_string);
+                compare(
+                    Some(report.price()),
+                    x.map_err(|_| why.as_deref().unwrap_or_default()),
+                    at,
+                    COMPARE_DISTANCE,
+                    DEFAULT_THRESHOLD,
+                )
+            }
+            None => Comparison::none("the run has no time to look the exchange price up at"),
+        };
+        report.set_compare(c);
+    }
+}
+
+/// Farthest an exchange price may be from a run's moment (noon of its
+/// date) to compare: the feed's daily points fall at midnight.
+const COMPARE_DISTANCE: u32 = 86_400;
 
 /// The runs the flags ask for, each with its label (the date, if any).
 fn selections(args: &PriceArgs) -> Result<Vec<(Option<String>, Selection)>, PriceError> {

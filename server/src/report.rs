@@ -1,8 +1,11 @@
 //! What `fiatline price` prints: text lines, JSON lines or CSV.
 
+use std::fmt::Write as _;
+
 use fiatline_core::RunStats;
 use serde::Serialize;
 
+use crate::compare::Comparison;
 use crate::consensus::Outcome;
 
 /// Below this confidence an estimate is flagged.
@@ -29,6 +32,9 @@ pub(crate) struct Report {
     first_time: Option<u32>,
     last_time: Option<u32>,
     flags: Vec<&'static str>,
+    /// With `--compare`: the exchange price, or why there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    compare: Option<Comparison>,
 }
 
 impl Report {
@@ -58,16 +64,52 @@ impl Report {
             first_time: outcome.times.map(|t| t.0),
             last_time: outcome.times.map(|t| t.1),
             flags,
+            compare: None,
         }
+    }
+
+    /// The moment the run stands for: noon of its date, else the middle
+    /// of its blocks' times.
+    pub(crate) fn moment(&self) -> Option<u32> {
+        let noon = self.date.as_deref().and_then(|d| {
+            let date = fiatline_adapters::parse_dates(d).ok()?.into_iter().next()?;
+            u32::try_from(date.midnight() + 43_200).ok()
+        });
+        noon.or_else(|| {
+            let (a, b) = (self.first_time?, self.last_time?);
+            Some(a / 2 + b / 2)
+        })
+    }
+
+    /// The on-chain price of the run.
+    pub(crate) fn price(&self) -> f64 {
+        self.price
+    }
+
+    /// Sets the comparison with an exchange.
+    pub(crate) fn set_compare(&mut self, c: Comparison) {
+        self.compare = Some(c);
     }
 
     /// `price: $42,951` (`2024-01-01 price: $42,951` for a date): the
     /// integer part with thousands separators, as the reference prints it.
     pub(crate) fn line(&self) -> String {
         let price = format!("price: ${}", thousands(self.price as u64));
-        match &self.date {
+        let line = match &self.date {
             Some(date) => format!("{date} {price}"),
             None => price,
+        };
+        match &self.compare {
+            None => line,
+            Some(Comparison {
+                exchange: Some(x),
+                difference_percent: Some(d),
+                ..
+            }) => format!("{line} (exchange ${}, {d:+.2}%)", thousands(*x as u64)),
+            Some(c) => format!(
+                "{line} (no exchange comparison: {})",
+                c.reason.as_deref().unwrap_or("unknown")
+            ),
         }
     }
 
@@ -93,6 +135,17 @@ impl Report {
                 "\nwarning: low confidence: too few transactions or no round-fiat structure",
             );
         }
+        if let Some(Comparison {
+            warning: true,
+            difference_percent: Some(d),
+            ..
+        }) = &self.compare
+        {
+            let _ = write!(
+                s,
+                "\nwarning: the on-chain and exchange prices differ by {d:+.2}%"
+            );
+        }
         if self.flags.contains(&"outside_plausible_range") {
             s.push_str(
                 "\nwarning: price outside $10,000..$500,000, the range the stencils are tuned for",
@@ -108,10 +161,18 @@ impl Report {
     const CSV_HEADER: &'static str =
         "date,first_height,last_height,blocks,txs,outputs,points,points_in_range,rough,price,confidence,flags";
 
+    const CSV_COMPARE: &'static str = ",exchange_usd,difference_percent,compare_note";
+
     fn csv(&self) -> String {
         let opt = |v: Option<u32>| v.map(|v| v.to_string()).unwrap_or_default();
+        let compare = self.compare.as_ref().map_or_else(String::new, |c| {
+            let f = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+            // The note is free text: quote it, doubling quotes, as CSV does.
+            let note = c.reason.as_deref().unwrap_or_default().replace('"', "\"\"");
+            format!(",{},{},\"{note}\"", f(c.exchange), f(c.difference_percent))
+        });
         format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{}{compare}",
             self.date.as_deref().unwrap_or_default(),
             opt(self.first_height),
             opt(self.last_height),
@@ -149,7 +210,12 @@ impl Format {
     /// per line, or a CSV header and rows.
     pub(crate) fn print_all(self, reports: &[Report]) {
         if let Self::Csv = self {
-            println!("{}", Report::CSV_HEADER);
+            let compare = reports.iter().any(|r| r.compare.is_some());
+            println!(
+                "{}{}",
+                Report::CSV_HEADER,
+                if compare { Report::CSV_COMPARE } else { "" }
+            );
         }
         for r in reports {
             match self {

@@ -78,8 +78,10 @@ impl Engine {
     }
 
     /// Fills the window before the live events start (the blocks of the
-    /// last span), so a price exists at once.
+    /// last span), so a price exists at once; the source then follows the
+    /// chain from the last of them, so no block falls in between.
     pub(crate) fn prefill(&mut self, blocks: impl IntoIterator<Item = (Vec<u8>, u32)>) {
+        let mut last = None;
         for (raw, height) in blocks {
             if let Ok(block) = Block::parse(&raw) {
                 let time = block.header().time();
@@ -87,7 +89,11 @@ impl Engine {
                 for tx in block.transactions() {
                     self.add(&tx, time, height);
                 }
+                last = Some((height, block.header().block_hash()));
             }
+        }
+        if let Some((height, hash)) = last {
+            self.source.follow_from(height, hash);
         }
     }
 
@@ -117,10 +123,10 @@ impl Engine {
                     std::thread::sleep(Duration::from_secs(5));
                 }
             }
-            self.shared
-                .counters
-                .connected
-                .store(self.source.status().connected, Ordering::Relaxed);
+            let status = self.source.status();
+            let c = &self.shared.counters;
+            c.connected.store(status.connected, Ordering::Relaxed);
+            c.backlog.store(status.backlog, Ordering::Relaxed);
             if Instant::now() >= next_tick {
                 self.publish(&mut writer);
                 next_tick = Instant::now() + TICK;
@@ -285,16 +291,27 @@ impl Engine {
     /// the delta: the points not sent yet. When the rough price has moved
     /// more than 2% since the last snapshot, earlier points were computed
     /// for another price and no longer apply: every client gets the whole
-    /// snapshot instead.
+    /// snapshot instead. With an exchange feed, each message carries the
+    /// comparison too.
     fn send(&mut self, e: Option<&Estimate>, oldest: u32, newest: u32, now: u32) {
         let estimate = estimate_json(e, oldest, newest, self.window.len(), self.shared.span, now);
+        // The comparison travels with the estimate it compares.
+        let compare = self
+            .shared
+            .exchange
+            .as_deref()
+            .map(|x| {
+                let c = super::exchange::compare_json(Some(x), e.map(|e| e.price), now);
+                format!(r#","compare":{c}"#)
+            })
+            .unwrap_or_default();
         // When the message left, in Unix milliseconds: clients can measure delivery.
         let sent_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis());
         let newest_first = self.points.iter().rev().take(SNAPSHOT_POINTS);
         let snapshot = format!(
-            r#"{{"type":"snapshot","sent_ms":{sent_ms},"estimate":{estimate},"points":{}}}"#,
+            r#"{{"type":"snapshot","sent_ms":{sent_ms},"estimate":{estimate}{compare},"points":{}}}"#,
             points_json(newest_first)
         );
         let rough = e.map(|e| e.rough);
@@ -331,7 +348,7 @@ impl Engine {
             snapshot.clone()
         } else {
             format!(
-                r#"{{"type":"delta","sent_ms":{sent_ms},"estimate":{estimate},"points":{}}}"#,
+                r#"{{"type":"delta","sent_ms":{sent_ms},"estimate":{estimate}{compare},"points":{}}}"#,
                 points_json(fresh.into_iter())
             )
         };

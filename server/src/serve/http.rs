@@ -33,6 +33,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/", get(page))
         .route("/health", get(health))
         .route("/api/v1/price", get(price))
+        .route("/api/v1/compare", get(compare))
         .route("/metrics", get(metrics))
         .route("/ws", get(ws))
         .with_state(shared)
@@ -61,6 +62,8 @@ async fn health(State(s): State<Arc<Shared>>) -> Response {
         "mempool": s.mempool,
         "updates": if s.mempool { "mempool and blocks" } else { "blocks only" },
         "finished": finished,
+        "backlog": load(&c.backlog),
+        "exchange": s.exchange.is_some(),
         "window": load(&c.active),
         "last_update": c.last_update.load(Ordering::Relaxed),
         "clients": c.clients.load(Ordering::Relaxed),
@@ -95,6 +98,20 @@ async fn price(State(s): State<Arc<Shared>>) -> Response {
         "uptime": s.started.elapsed().as_secs(),
     });
     json_response(&body)
+}
+
+async fn compare(State(s): State<Arc<Shared>>) -> Response {
+    let latest = s.latest.read::<Latest>();
+    let estimated = s.no_estimate.lock().ok().is_some_and(|w| w.is_none());
+    let (onchain, at) = match latest {
+        Some(l) if estimated => (Some(l.price), l.at),
+        _ => (None, super::engine::wall_clock()),
+    };
+    json_response(&super::exchange::compare_json(
+        s.exchange.as_deref(),
+        onchain,
+        at,
+    ))
 }
 
 async fn metrics(State(s): State<Arc<Shared>>) -> Response {
@@ -180,12 +197,46 @@ async fn metrics(State(s): State<Arc<Shared>>) -> Response {
         f64::from(u8::from(c.connected.load(Ordering::Relaxed))),
     );
     metric(
+        "source_backlog",
+        "gauge",
+        "Transactions the source knows of but has not passed on yet.",
+        load(&c.backlog) as f64,
+    );
+    if let Some(x) = &s.exchange {
+        exchange_metrics(x, &latest, &mut metric);
+    }
+    metric(
         "uptime_seconds",
         "counter",
         "Seconds since start.",
         s.started.elapsed().as_secs_f64(),
     );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+}
+
+/// The exchange price and the difference, absent rather than zero when
+/// there is nothing to compare.
+fn exchange_metrics(
+    x: &super::exchange::Exchange,
+    latest: &Latest,
+    metric: &mut impl FnMut(&str, &str, &str, f64),
+) {
+    let onchain = (latest.price > 0.0).then_some(latest.price);
+    let c = x.comparison(onchain, latest.at);
+    if let (Some(price), Some(diff)) = (c.exchange, c.difference_percent) {
+        metric(
+            "exchange_price_usd",
+            "gauge",
+            "Exchange BTC/USD price compared with (only while usable).",
+            price,
+        );
+        metric(
+            "exchange_difference_percent",
+            "gauge",
+            "(on-chain - exchange) / exchange, in percent.",
+            diff,
+        );
+    }
 }
 
 async fn ws(upgrade: WebSocketUpgrade, State(s): State<Arc<Shared>>) -> Response {

@@ -1,6 +1,7 @@
 //! `fiatline serve` and `fiatline record`: the live price.
 
 mod engine;
+mod exchange;
 mod http;
 mod state;
 
@@ -11,13 +12,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use fiatline_adapters::electrum::{ElectrumOptions, ElectrumSource};
+use fiatline_adapters::electrum_live::ElectrumLive;
+use fiatline_adapters::esplora::EsploraSource;
+use fiatline_adapters::esplora_live::{EsploraLive, EsploraLiveConfig};
 use fiatline_adapters::replay::{ReplaySource, Speed};
 use fiatline_adapters::rpc::RpcSource;
 use fiatline_adapters::zmq::ZmqSource;
 use fiatline_adapters::{BlockSource, LiveEvent, LiveSource, Retry, SourceError};
 
-use crate::{source, LiveArgs, LiveKind, RecordArgs, ServeArgs};
+use crate::{source, ExchangeArgs, LiveArgs, LiveKind, RecordArgs, ServeArgs};
 use engine::{wall_clock, Engine};
+use exchange::{Exchange, ExchangeConfig};
 use state::Shared;
 
 /// Why `serve` or `record` could not start or go on.
@@ -98,24 +104,100 @@ fn open_live(args: &LiveArgs) -> Result<(Box<dyn LiveSource>, bool), LiveError> 
             let rpc = RpcSource::new(source::rpc_config(&args.rpc));
             Ok((Box::new(ZmqSource::connect(&args.zmq, Some(rpc))?), false))
         }
+        LiveKind::Esplora => {
+            let config = EsploraLiveConfig {
+                poll: Duration::from_secs(args.poll),
+                interval: Duration::from_secs(1) / args.esplora_rate,
+                ..EsploraLiveConfig::default()
+            };
+            Ok((
+                Box::new(EsploraLive::new(esplora_url(args)?, config)?),
+                false,
+            ))
+        }
+        LiveKind::Electrum => Ok((
+            Box::new(ElectrumLive::new(
+                electrum_urls(args)?.to_vec(),
+                electrum_options(args),
+            )?),
+            false,
+        )),
     }
 }
 
-/// The blocks of the last `span` seconds, oldest first, through RPC.
-fn recent_blocks(args: &LiveArgs, span: u32) -> Result<Vec<(Vec<u8>, u32)>, SourceError> {
-    let rpc = RpcSource::new(source::rpc_config(&args.rpc));
+fn esplora_url(args: &LiveArgs) -> Result<&str, LiveError> {
+    args.esplora_url.as_deref().ok_or_else(|| {
+        LiveError::Config(
+            "--source esplora needs --esplora-url URL (or FIATLINE_ESPLORA_URL), \
+             e.g. https://mempool.space/api"
+                .into(),
+        )
+    })
+}
+
+fn electrum_urls(args: &LiveArgs) -> Result<&[String], LiveError> {
+    if args.electrum.is_empty() {
+        return Err(LiveError::Config(
+            "--source electrum needs --electrum URL[,URL…] (or FIATLINE_ELECTRUM), \
+             e.g. tcp://127.0.0.1:50001"
+                .into(),
+        ));
+    }
+    Ok(&args.electrum)
+}
+
+fn electrum_options(args: &LiveArgs) -> ElectrumOptions {
+    ElectrumOptions {
+        verify_tls: !args.electrum_accept_invalid_certs,
+        ..ElectrumOptions::default()
+    }
+}
+
+/// Where the window's first fill comes from: the live source's own server,
+/// or Core's RPC beside ZMQ. None for a replay.
+fn fill_source(args: &LiveArgs) -> Result<Option<Box<dyn BlockSource>>, SourceError> {
+    Ok(match args.source {
+        LiveKind::Replay => None,
+        LiveKind::Zmq => Some(Box::new(RpcSource::new(source::rpc_config(&args.rpc)))),
+        LiveKind::Esplora => match &args.esplora_url {
+            Some(url) => Some(Box::new(EsploraSource::new(
+                url,
+                Duration::from_secs(1) / args.esplora_rate,
+            )?)),
+            None => None,
+        },
+        LiveKind::Electrum => {
+            // The first server that answers, as the live source fails over.
+            let mut last = None;
+            for url in &args.electrum {
+                match ElectrumSource::connect_with(url, &electrum_options(args)) {
+                    Ok(s) => return Ok(Some(Box::new(s))),
+                    Err(e) => last = Some(e),
+                }
+            }
+            return last.map_or(Ok(None), Err);
+        }
+    })
+}
+
+/// The blocks of the last `span` seconds, oldest first.
+fn recent_blocks(source: &dyn BlockSource, span: u32) -> Result<Vec<(Vec<u8>, u32)>, SourceError> {
     let retry = Retry::default();
-    let tip = retry.run(|| rpc.tip_height())?;
+    let tip = retry.run(|| source.tip_height())?;
     let since = wall_clock().saturating_sub(span);
     let mut blocks = Vec::new();
     let mut height = tip;
     loop {
-        let r = retry.run(|| rpc.block_ref(height))?;
-        if r.time < since || blocks.len() >= 100 {
+        let r = retry.run(|| source.block_ref(height))?;
+        if r.time < since || blocks.len() >= 200 {
             break;
         }
-        blocks.push((retry.run(|| rpc.raw_block(&r))?, height));
-        eprintln!("filling the window: block {height}");
+        blocks.push((retry.run(|| source.raw_block(&r))?, height));
+        eprintln!(
+            "filling the window from {}: block {height} ({} so far)",
+            source.name(),
+            blocks.len()
+        );
         let Some(h) = height.checked_sub(1) else {
             break;
         };
@@ -123,6 +205,26 @@ fn recent_blocks(args: &LiveArgs, span: u32) -> Result<Vec<(Vec<u8>, u32)>, Sour
     }
     blocks.reverse();
     Ok(blocks)
+}
+
+fn start_exchange(args: &ExchangeArgs) -> Result<Option<Arc<Exchange>>, LiveError> {
+    let Some(url) = &args.exchange_url else {
+        return Ok(None);
+    };
+    if !(args.exchange_threshold.is_finite() && args.exchange_threshold > 0.0) {
+        return Err(LiveError::Config(format!(
+            "--exchange-threshold {}: expected a positive percentage",
+            args.exchange_threshold
+        )));
+    }
+    Exchange::start(ExchangeConfig {
+        url: url.clone(),
+        interval: Duration::from_secs(args.exchange_interval),
+        max_age: args.exchange_max_age,
+        threshold: args.exchange_threshold,
+    })
+    .map(Some)
+    .map_err(|e| LiveError::Io("cannot start the exchange thread".into(), e))
 }
 
 pub(crate) fn serve(args: &ServeArgs) -> Result<(), LiveError> {
@@ -134,15 +236,23 @@ pub(crate) fn serve(args: &ServeArgs) -> Result<(), LiveError> {
         ))
     })?;
     let (source, data_clock) = open_live(&args.live)?;
+    let fill = if args.no_fill {
+        None
+    } else {
+        fill_source(&args.live).unwrap_or_else(|e| {
+            tracing::warn!("cannot fill the window from recent blocks: {e}");
+            None
+        })
+    };
+    let exchange = start_exchange(&args.exchange)?;
     let shared = Shared::new(
         source.name(),
         source.status().mempool,
         args.window,
         args.max_clients,
+        exchange,
     );
     let mut engine = Engine::new(source, shared.clone(), args.capacity, data_clock);
-    let prefill = args.live.source == LiveKind::Zmq && !args.no_fill;
-    let live = args.live.clone();
     let span = args.window;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -157,8 +267,8 @@ pub(crate) fn serve(args: &ServeArgs) -> Result<(), LiveError> {
         std::thread::Builder::new()
             .name("engine".into())
             .spawn(move || {
-                if prefill {
-                    match recent_blocks(&live, span) {
+                if let Some(fill) = fill {
+                    match recent_blocks(&*fill, span) {
                         Ok(blocks) => engine.prefill(blocks),
                         Err(e) => {
                             tracing::warn!("could not fill the window from recent blocks: {e}");

@@ -8,6 +8,8 @@ use axum::extract::ws::Utf8Bytes;
 use fiatline_core::cell::LatestCell;
 use tokio::sync::{broadcast, watch};
 
+use super::exchange::Exchange;
+
 /// Messages a slow WebSocket client may fall behind before it is dropped.
 pub(crate) const CLIENT_QUEUE: usize = 32;
 
@@ -25,6 +27,8 @@ pub(crate) struct Counters {
     pub(crate) dropped_clients: AtomicU64,
     pub(crate) connected: AtomicBool,
     pub(crate) finished: AtomicBool,
+    /// Transactions the source knows of but has not passed on yet.
+    pub(crate) backlog: AtomicU64,
     pub(crate) last_update: AtomicU32,
     pub(crate) oldest: AtomicU32,
     pub(crate) newest: AtomicU32,
@@ -48,6 +52,8 @@ pub(crate) struct Shared {
     pub(crate) max_clients: usize,
     /// Why there is no estimate, when there is none.
     pub(crate) no_estimate: std::sync::Mutex<Option<String>>,
+    /// The exchange price feed, with `--exchange-url`.
+    pub(crate) exchange: Option<Arc<Exchange>>,
 }
 
 impl Shared {
@@ -56,6 +62,7 @@ impl Shared {
         mempool: bool,
         span: u32,
         max_clients: usize,
+        exchange: Option<Arc<Exchange>>,
     ) -> Arc<Self> {
         let (snapshot, _) = watch::channel(Utf8Bytes::from_static(
             r#"{"type":"snapshot","estimate":null,"points":[]}"#,
@@ -72,6 +79,7 @@ impl Shared {
             span,
             max_clients,
             no_estimate: std::sync::Mutex::new(Some("no transactions yet".into())),
+            exchange,
         })
     }
 }
