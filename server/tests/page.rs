@@ -10,7 +10,9 @@
 use std::path::Path;
 use std::process::Command;
 
+use fiatline_testkit::esplora::EsploraServer;
 use fiatline_testkit::process::Serve;
+use fiatline_testkit::Chain;
 
 fn tools_present(root: &Path) -> Result<(), String> {
     if !Path::new("/usr/bin/chromium").exists() {
@@ -28,17 +30,58 @@ fn tools_present(root: &Path) -> Result<(), String> {
     Ok(())
 }
 
-#[test]
-fn the_page_shows_the_price_and_draws_points() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    if let Err(missing) = tools_present(&root) {
+fn root() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Whether the browser test can run here; in CI it must.
+fn can_run() -> bool {
+    if let Err(missing) = tools_present(&root()) {
         assert!(
             std::env::var_os("CI").is_none(),
             "CI must run the browser test: {missing}"
         );
         eprintln!("SKIPPED: {missing}");
+        return false;
+    }
+    true
+}
+
+/// Opens the page served at `addr` in chromium; what it saw, and the
+/// screenshot's path.
+fn browse(addr: &str, name: &str, extra: &[&str]) -> (serde_json::Value, std::path::PathBuf) {
+    let root = root();
+    let artifacts = root.join("target/artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let shot = artifacts.join(name);
+    let out = Command::new("node")
+        .arg(root.join("tools/browser/check-page.mjs"))
+        .arg(format!("http://{addr}/"))
+        .arg(&shot)
+        .arg("30000")
+        .args(extra)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let seen: serde_json::Value =
+        serde_json::from_str(text.trim()).unwrap_or_else(|_| panic!("browser said: {text}"));
+    assert_eq!(seen["ok"], true, "{seen}");
+    assert_eq!(seen["errors"], serde_json::json!([]), "the page threw");
+    let png = std::fs::read(&shot).unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "no screenshot"
+    );
+    eprintln!("screenshot: {}", shot.display());
+    (seen, shot)
+}
+
+#[test]
+fn the_page_shows_the_price_and_draws_points() {
+    if !can_run() {
         return;
     }
+    let root = root();
     let replay = root.join("samples/replay-702861.jsonl.gz");
     let server = Serve::start(
         Path::new(env!("CARGO_BIN_EXE_fiatline")),
@@ -51,22 +94,8 @@ fn the_page_shows_the_price_and_draws_points() {
             replay.to_str().unwrap(),
         ],
     );
-    let artifacts = root.join("target/artifacts");
-    std::fs::create_dir_all(&artifacts).unwrap();
-    let shot = artifacts.join("page.png");
-    let out = Command::new("node")
-        .arg(root.join("tools/browser/check-page.mjs"))
-        .arg(format!("http://{}/", server.addr))
-        .arg(&shot)
-        .arg("30000")
-        .output()
-        .unwrap();
+    let (seen, _) = browse(&server.addr, "page.png", &[]);
     drop(server);
-
-    let text = String::from_utf8_lossy(&out.stdout);
-    let seen: serde_json::Value =
-        serde_json::from_str(text.trim()).unwrap_or_else(|_| panic!("browser said: {text}"));
-    assert_eq!(seen["ok"], true, "{seen}");
     let price = seen["price"].as_str().unwrap();
     assert!(
         price.starts_with('$') && price.contains(','),
@@ -79,11 +108,62 @@ fn the_page_shows_the_price_and_draws_points() {
         tooltip.contains('$') && tooltip.contains("UTC") && tooltip.contains("BTC"),
         "tooltip: {tooltip:?}"
     );
-    assert_eq!(seen["errors"], serde_json::json!([]), "the page threw");
-    let png = std::fs::read(&shot).unwrap();
-    assert!(
-        png.starts_with(b"\x89PNG") && png.len() > 10_000,
-        "no screenshot"
+    assert_eq!(seen["exchangeShown"], false, "no exchange without --exchange-url");
+}
+
+#[test]
+fn the_page_warns_when_the_exchange_price_differs() {
+    if !can_run() {
+        return;
+    }
+    let now = u32::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+    .unwrap();
+    let chain = EsploraServer::start(Chain::generate_with_times(
+        900_000,
+        vec![now - 3000, now - 2000, now - 1000],
+    ));
+    // The on-chain price is about $42,952: this is 7% off.
+    let prices = EsploraServer::start(Chain::generate_light(1, vec![1], 1));
+    prices.set_prices(200, format!(r#"{{"time":{now},"USD":40000}}"#));
+    let server = Serve::start(
+        Path::new(env!("CARGO_BIN_EXE_fiatline")),
+        &[
+            "--source",
+            "esplora",
+            "--esplora-url",
+            &chain.url(),
+            "--window",
+            "7200",
+            "--exchange-url",
+            &prices.url(),
+            "--exchange-interval",
+            "2",
+        ],
     );
-    eprintln!("screenshot: {}", shot.display());
+    let (seen, _) = browse(&server.addr, "page-exchange.png", &["exchange-warning"]);
+    assert_eq!(seen["exchangeShown"], true, "{seen}");
+    let exchange = seen["exchange"].as_str().unwrap();
+    assert!(exchange.starts_with("$40,000 +7."), "{exchange:?}");
+    let warning = seen["exchangeWarning"].as_str().unwrap_or_default();
+    assert!(warning.contains("differ by +7."), "{warning:?}");
+
+    // The feed's price is two hours old: no number, the reason shown.
+    prices.set_prices(200, format!(r#"{{"time":{},"USD":43000}}"#, now - 7200));
+    let start = std::time::Instant::now();
+    loop {
+        let (seen, _) = browse(&server.addr, "page-exchange-stale.png", &[]);
+        if seen["exchange"] == "n/a" {
+            let note = seen["exchangeNote"].as_str().unwrap();
+            assert!(note.contains("older than the on-chain"), "{note:?}");
+            assert!(seen["exchangeWarning"].is_null(), "{seen}");
+            break;
+        }
+        assert!(start.elapsed().as_secs() < 120, "{seen}");
+        std::thread::sleep(std::time::Duration::from_secs(2));
+    }
 }

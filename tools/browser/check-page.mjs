@@ -2,10 +2,13 @@
 // price is shown and points are drawn, prints what it saw as JSON, and
 // saves a screenshot. Exits 1 if the page does not get there in time.
 //
-// node tools/browser/check-page.mjs http://127.0.0.1:8080/ out.png [timeout-ms]
+// node tools/browser/check-page.mjs http://127.0.0.1:8080/ out.png [timeout-ms] [exchange-warning]
+//
+// With "exchange-warning", it also waits until the page warns that the
+// on-chain and exchange prices differ.
 import { chromium } from "playwright-core";
 
-const [url, screenshot, timeout = "20000"] = process.argv.slice(2);
+const [url, screenshot, timeout = "20000", expect = ""] = process.argv.slice(2);
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
   args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -21,6 +24,11 @@ try {
     () => document.getElementById("price").textContent.startsWith("$")
       && Number(document.getElementById("chart").dataset.points) > 50,
     null, { timeout: Number(timeout) });
+  if (expect === "exchange-warning") {
+    await page.waitForFunction(
+      () => document.getElementById("xwarning").classList.contains("show"),
+      null, { timeout: Number(timeout) });
+  }
   // Let a few more deltas land, then look.
   await page.waitForTimeout(1500);
   result = await page.evaluate(() => ({
@@ -28,6 +36,11 @@ try {
     confidence: document.getElementById("confidence").textContent,
     status: document.getElementById("status").textContent,
     drawn: Number(document.getElementById("chart").dataset.points),
+    exchangeShown: !document.getElementById("xstat").hidden,
+    exchange: document.getElementById("exchange").textContent,
+    exchangeNote: document.getElementById("xnote").textContent,
+    exchangeWarning: document.getElementById("xwarning").classList.contains("show")
+      ? document.getElementById("xwarning").textContent : null,
   }));
   // Hover the densest row of points: the tooltip must show.
   const box = await page.locator("#chart").boundingBox();
