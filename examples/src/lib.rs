@@ -1,8 +1,17 @@
-//! What every example does once it has picked a source: take the last 144
-//! blocks, fetch them in order, and price them with the core.
+//! What every example does once it has picked a source. A block source:
+//! take the last 144 blocks, fetch them in order, and price them with the
+//! core ([`price_recent`]). A live source: keep a rolling window of what
+//! it passes on and price it as it changes ([`follow`]).
 
-use fiatline_adapters::{fetch_in_order, select, BlockSource, Retry, Selection};
-use fiatline_core::{txid_slots_for, Estimate, PricePoint, RawOutput, Refinement, Run, Txid};
+use std::time::{Duration, Instant};
+
+use fiatline_adapters::{
+    fetch_in_order, select, BlockSource, LiveEvent, LiveSource, Retry, Selection,
+};
+use fiatline_core::{
+    txid_slots_for, window_index_slots_for, Block, Estimate, PricePoint, RawOutput, Refinement,
+    Run, Txid, Window, WindowEntry,
+};
 
 /// Prices the `n` blocks below the tip of `source`.
 ///
@@ -38,6 +47,93 @@ pub fn price_recent(
     let room = 2 * run.outputs().len();
     let (mut points, mut scratch) = (vec![PricePoint::default(); room], vec![0.0; room]);
     Ok(run.estimate(Refinement::Reference, &mut points, &mut scratch)?)
+}
+
+/// Follows `source` for `duration` (for ever with `None`, or until a
+/// recording ends): a rolling window of `span` seconds of what it passes
+/// on, priced and printed every `every`. Returns the last estimate.
+///
+/// # Errors
+/// Returns a persistent source error; transient ones are logged and waited out.
+pub fn follow(
+    source: &mut dyn LiveSource,
+    span: u32,
+    duration: Option<Duration>,
+    every: Duration,
+) -> Result<Option<Estimate>, Box<dyn std::error::Error>> {
+    const CAPACITY: usize = 300_000;
+    let mut window = Window::new(
+        vec![WindowEntry::default(); CAPACITY],
+        vec![0; window_index_slots_for(CAPACITY)],
+        span,
+    )?;
+    let (mut points, mut scratch) = (Vec::new(), Vec::new());
+    let started = Instant::now();
+    let mut last_print = Instant::now();
+    // The sources' own clock: first-seen and arrival times (a recording's, for a replay).
+    let mut now = 0;
+    let mut last = None;
+    loop {
+        let ended = match source.next_event(Duration::from_millis(200)) {
+            Ok(Some(LiveEvent::Tx { raw, time })) => {
+                now = now.max(time);
+                if let Err(e) = window.add_bytes(&raw, time, 0) {
+                    eprintln!("skipped a transaction: {e}");
+                }
+                false
+            }
+            Ok(Some(LiveEvent::Gone { txid })) => {
+                window.remove(&Txid(txid));
+                false
+            }
+            Ok(Some(LiveEvent::Block { raw, time })) => {
+                now = now.max(time);
+                match Block::parse(&raw) {
+                    Ok(block) => {
+                        let height = block.bip34_height().unwrap_or(0) as u32;
+                        eprintln!("block {height}");
+                        // First seen on arrival, as the mempool's are: the
+                        // header's time can be hours off.
+                        for tx in block.transactions() {
+                            window.add(&tx, time, height)?;
+                        }
+                    }
+                    Err(e) => eprintln!("skipped a block: {e}"),
+                }
+                false
+            }
+            Ok(Some(LiveEvent::End)) => true,
+            Ok(Some(LiveEvent::Resync) | None) => false,
+            Err(e) if e.is_transient() => {
+                eprintln!("{}: {e}", source.name());
+                false
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let done = ended || duration.is_some_and(|d| started.elapsed() >= d);
+        if done || last_print.elapsed() >= every {
+            last_print = Instant::now();
+            window.expire(now);
+            let room = 4 * window.len() + 1024;
+            points.resize(room, PricePoint::default());
+            scratch.resize(room, 0.0);
+            match window.estimate(Refinement::Reference, &mut points, &mut scratch) {
+                Ok(e) => {
+                    println!(
+                        "price: ${:.0} (confidence {:.2}, {} transactions)",
+                        e.price,
+                        e.confidence,
+                        window.len()
+                    );
+                    last = Some(e);
+                }
+                Err(e) => println!("no price yet ({} transactions): {e}", window.len()),
+            }
+        }
+        if done {
+            return Ok(last);
+        }
+    }
 }
 
 /// The first command-line argument, or `default`.

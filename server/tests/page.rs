@@ -108,7 +108,10 @@ fn the_page_shows_the_price_and_draws_points() {
         tooltip.contains('$') && tooltip.contains("UTC") && tooltip.contains("BTC"),
         "tooltip: {tooltip:?}"
     );
-    assert_eq!(seen["exchangeShown"], false, "no exchange without --exchange-url");
+    assert_eq!(
+        seen["exchangeShown"], false,
+        "no exchange without --exchange-url"
+    );
 }
 
 #[test]
