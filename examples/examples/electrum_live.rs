@@ -15,7 +15,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &mut source,
         fiatline_core::DEFAULT_SPAN,
         None,
-        std::time::Duration::from_secs(60),
+        std::time::Duration::from_secs(30),
     )?;
     Ok(())
 }

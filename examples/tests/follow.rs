@@ -19,7 +19,7 @@ const SPAN: u32 = 7 * 86_400;
 fn a_recording_ends_at_the_consensus_price() {
     let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/replay-702861.jsonl.gz");
     let mut source = ReplaySource::open(&sample, Speed::Fastest).unwrap();
-    let e = fiatline_examples::follow(&mut source, SPAN, None, Duration::from_secs(60))
+    let e = fiatline_examples::follow(&mut source, SPAN, None, Duration::from_secs(30))
         .unwrap()
         .unwrap();
     assert_eq!(e.price, 42951.63645734903);
@@ -43,7 +43,7 @@ fn an_esplora_mempool_and_electrum_blocks_give_the_same_price() {
         &mut source,
         SPAN,
         Some(Duration::from_secs(4)),
-        Duration::from_secs(60),
+        Duration::from_secs(30),
     )
     .unwrap()
     .unwrap();
@@ -60,7 +60,7 @@ fn an_esplora_mempool_and_electrum_blocks_give_the_same_price() {
         &mut source,
         SPAN,
         Some(Duration::from_secs(4)),
-        Duration::from_secs(60),
+        Duration::from_secs(30),
     )
     .unwrap()
     .unwrap();
