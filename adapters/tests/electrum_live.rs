@@ -187,3 +187,36 @@ fn blocks_found_between_the_first_fill_and_the_first_connection_are_passed_on() 
         ]
     );
 }
+
+#[test]
+fn tls_works_and_a_self_signed_certificate_is_refused_unless_accepted() {
+    let chain = chain(&times());
+    let server = ElectrumServer::start_tls(chain.clone());
+    server.set_tip(FIRST + 2);
+    assert!(server.url().starts_with("ssl://"));
+
+    // Verified by default: a self-signed certificate does not pass.
+    let mut strict = ElectrumLive::new(vec![server.url()], options()).unwrap();
+    let e = strict.next_event(Duration::from_millis(10)).unwrap_err();
+    assert!(!strict.status().connected, "{e}");
+    assert!(e.to_string().contains("certificate"), "{e}");
+
+    let mut source = ElectrumLive::new(
+        vec![server.url()],
+        ElectrumOptions {
+            verify_tls: false,
+            ..options()
+        },
+    )
+    .unwrap();
+    source.follow_from(FIRST, chain.blocks[0].hash);
+    let seen = blocks_until(&mut source, 2);
+    assert_eq!(
+        seen,
+        [
+            (FIRST + 1, chain.blocks[1].hash),
+            (FIRST + 2, chain.blocks[2].hash)
+        ]
+    );
+    assert!(source.status().connected);
+}

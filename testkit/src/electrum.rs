@@ -4,7 +4,9 @@
 //! `blockchain.transaction.id_from_pos` and `blockchain.transaction.get`.
 //! Tests move the tip with [`ElectrumServer::announce`] and take the
 //! server away and back with [`ElectrumServer::stop`] and
-//! [`ElectrumServer::restart`].
+//! [`ElectrumServer::restart`]. [`ElectrumServer::start_tls`] serves the
+//! same over TLS with a self-signed certificate, as self-hosted servers
+//! often do (request and answer only: no notifications).
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
@@ -20,6 +22,9 @@ use crate::{display_hex, Chain};
 /// An open connection's writer, and whether it subscribed to headers.
 type Connection = (Arc<Mutex<TcpStream>>, Arc<AtomicBool>);
 
+/// TLS settings for a server started with [`ElectrumServer::start_tls`].
+type Tls = Option<Arc<rustls::ServerConfig>>;
+
 #[derive(Debug)]
 struct State {
     chain: Chain,
@@ -28,6 +33,7 @@ struct State {
     tip: AtomicU32,
     connections: Mutex<Vec<Connection>>,
     served: Arc<AtomicU32>,
+    tls: Tls,
 }
 
 /// A running Electrum server; stops when dropped.
@@ -43,6 +49,29 @@ pub struct ElectrumServer {
 impl ElectrumServer {
     /// Serves `chain`, every block visible.
     pub fn start(chain: Chain) -> Self {
+        Self::start_with(chain, None)
+    }
+
+    /// Serves `chain` over TLS with a self-signed certificate for
+    /// `localhost` and `127.0.0.1`; [`Self::url`] says `ssl://`.
+    pub fn start_tls(chain: Chain) -> Self {
+        let key = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
+            .expect("a self-signed certificate");
+        let cert = key.cert.der().clone();
+        let private = rustls::pki_types::PrivateKeyDer::try_from(key.signing_key.serialize_der())
+            .expect("a private key");
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], private)
+        .expect("a TLS config");
+        Self::start_with(chain, Some(Arc::new(config)))
+    }
+
+    fn start_with(chain: Chain, tls: Tls) -> Self {
         let served = Arc::new(AtomicU32::new(0));
         let state = Arc::new(State {
             txs: chain
@@ -54,6 +83,7 @@ impl ElectrumServer {
             chain,
             connections: Mutex::new(Vec::new()),
             served: served.clone(),
+            tls,
         });
         let (addr, stop) = listen("127.0.0.1:0", &state);
         Self {
@@ -64,9 +94,14 @@ impl ElectrumServer {
         }
     }
 
-    /// `tcp://127.0.0.1:port`.
+    /// `tcp://127.0.0.1:port`, or `ssl://` for a TLS server.
     pub fn url(&self) -> String {
-        format!("tcp://{}", self.addr)
+        let scheme = if self.state.tls.is_some() {
+            "ssl"
+        } else {
+            "tcp"
+        };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// Shows blocks up to `height` only, without telling subscribers.
@@ -137,7 +172,10 @@ fn listen(addr: &str, state: &Arc<State>) -> (SocketAddr, Arc<AtomicBool>) {
                 continue;
             };
             let state = state.clone();
-            std::thread::spawn(move || connection(&state, stream));
+            std::thread::spawn(move || match &state.tls {
+                Some(config) => tls_connection(&state, stream, config.clone()),
+                None => connection(&state, stream),
+            });
         }
     });
     (addr, stop)
@@ -169,6 +207,38 @@ fn connection(state: &State, stream: TcpStream) {
         }
     }
     lock(&state.connections).retain(|(w, _)| !Arc::ptr_eq(w, &writer));
+}
+
+/// One call per line, answered in turn, inside TLS.
+fn tls_connection(state: &State, stream: TcpStream, config: Arc<rustls::ServerConfig>) {
+    stream.set_nonblocking(false).ok();
+    stream.set_nodelay(true).ok();
+    let Ok(conn) = rustls::ServerConnection::new(config) else {
+        return;
+    };
+    let mut reader = BufReader::new(rustls::StreamOwned::new(conn, stream));
+    let subscribed = AtomicBool::new(false);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        // A client that rejects the certificate ends the handshake here.
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let Ok(req) = serde_json::from_str::<Value>(&line) else {
+            return;
+        };
+        let mut answer = call(state, &req, &subscribed).to_string();
+        answer.push('\n');
+        let tls = reader.get_mut();
+        if tls
+            .write_all(answer.as_bytes())
+            .and_then(|()| tls.flush())
+            .is_err()
+        {
+            return;
+        }
+    }
 }
 
 fn header(chain: &Chain, h: u32) -> Option<String> {
