@@ -138,9 +138,10 @@ pub(crate) struct LiveArgs {
     pub(crate) esplora_rate: u32,
     /// Electrum servers for --source electrum, tcp://host:port or
     /// ssl://host:port, comma-separated or repeated: the next is used when
-    /// one fails.
+    /// one fails. (`--electrum-url`, as for `price`, works too.)
     #[arg(
         long,
+        alias = "electrum-url",
         env = "FIATLINE_ELECTRUM",
         value_delimiter = ',',
         value_name = "URL"

@@ -107,3 +107,34 @@ fn a_block_with_no_usable_outputs_is_an_error_not_a_panic() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no price"));
 }
+
+#[test]
+fn live_sources_and_the_exchange_say_which_flag_is_missing() {
+    let cases: [(&[&str], &str); 4] = [
+        (&["serve", "--source", "esplora"], "--esplora-url"),
+        (&["serve", "--source", "electrum"], "--electrum URL"),
+        (
+            &[
+                "serve",
+                "--source",
+                "replay",
+                "--replay",
+                "x",
+                "--exchange-url",
+                "http://127.0.0.1:9",
+                "--exchange-threshold=-1",
+            ],
+            "--exchange-threshold",
+        ),
+        (
+            &["price", "--date", "2024-01-01", "--compare"],
+            "--exchange-url",
+        ),
+    ];
+    for (args, says) in cases {
+        let out = fiatline(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}

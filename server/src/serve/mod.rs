@@ -207,7 +207,8 @@ fn recent_blocks(source: &dyn BlockSource, span: u32) -> Result<Vec<(Vec<u8>, u3
     Ok(blocks)
 }
 
-fn start_exchange(args: &ExchangeArgs) -> Result<Option<Arc<Exchange>>, LiveError> {
+/// The exchange feed the flags ask for, checked before anything starts.
+fn exchange_config(args: &ExchangeArgs) -> Result<Option<ExchangeConfig>, LiveError> {
     let Some(url) = &args.exchange_url else {
         return Ok(None);
     };
@@ -217,14 +218,12 @@ fn start_exchange(args: &ExchangeArgs) -> Result<Option<Arc<Exchange>>, LiveErro
             args.exchange_threshold
         )));
     }
-    Exchange::start(ExchangeConfig {
+    Ok(Some(ExchangeConfig {
         url: url.clone(),
         interval: Duration::from_secs(args.exchange_interval),
         max_age: args.exchange_max_age,
         threshold: args.exchange_threshold,
-    })
-    .map(Some)
-    .map_err(|e| LiveError::Io("cannot start the exchange thread".into(), e))
+    }))
 }
 
 pub(crate) fn serve(args: &ServeArgs) -> Result<(), LiveError> {
@@ -235,6 +234,7 @@ pub(crate) fn serve(args: &ServeArgs) -> Result<(), LiveError> {
             args.listen
         ))
     })?;
+    let exchange = exchange_config(&args.exchange)?;
     let (source, data_clock) = open_live(&args.live)?;
     let fill = if args.no_fill {
         None
@@ -244,7 +244,10 @@ pub(crate) fn serve(args: &ServeArgs) -> Result<(), LiveError> {
             None
         })
     };
-    let exchange = start_exchange(&args.exchange)?;
+    let exchange = exchange
+        .map(Exchange::start)
+        .transpose()
+        .map_err(|e| LiveError::Io("cannot start the exchange thread".into(), e))?;
     let shared = Shared::new(
         source.name(),
         source.status().mempool,
