@@ -232,3 +232,46 @@ fn esplora_mempool_transactions_come_and_go_through_serve() {
     let health = get(&serve.addr, "/health").unwrap();
     assert_eq!(health["backlog"], 0, "{health}");
 }
+
+#[test]
+fn record_writes_an_electrum_blocks_transactions_as_they_arrive() {
+    let chain = Chain::generate_light(FIRST, vec![now() - 600, now()], 50);
+    let server = ElectrumServer::start(chain.clone());
+    server.set_tip(FIRST);
+    let out = std::env::temp_dir().join(format!("fiatline-record-{}.jsonl", std::process::id()));
+    let mut child = std::process::Command::new(bin())
+        .args([
+            "record",
+            "--source",
+            "electrum",
+            "--electrum",
+            &server.url(),
+        ])
+        .args(["--count", "50", "--duration", "30", "--out"])
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    server.announce(FIRST + 1);
+    let status = child.wait().unwrap();
+    assert!(status.success());
+    let text = std::fs::read_to_string(&out).unwrap();
+    let _ = std::fs::remove_file(&out);
+    let recorded: Vec<String> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["raw_hex"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let expected: Vec<String> = chain.blocks[1]
+        .txs
+        .iter()
+        .map(|(_, raw)| hex::encode(raw))
+        .collect();
+    assert_eq!(recorded, expected);
+}

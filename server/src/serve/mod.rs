@@ -343,6 +343,21 @@ pub(crate) fn record(args: &RecordArgs) -> Result<(), LiveError> {
                 .map_err(write_err)?;
                 written += 1;
             }
+            // A blocks-only source (Electrum): its transactions, seen on arrival.
+            Ok(Some(LiveEvent::Block { raw, time })) => match fiatline_core::Block::parse(&raw) {
+                Ok(block) => {
+                    for tx in block.transactions() {
+                        writeln!(
+                            out,
+                            r#"{{"timestamp": {time}, "raw_hex": "{}"}}"#,
+                            hex::encode(tx.as_bytes())
+                        )
+                        .map_err(write_err)?;
+                        written += 1;
+                    }
+                }
+                Err(e) => tracing::warn!("skipped a malformed block: {e}"),
+            },
             Ok(Some(LiveEvent::End)) => break,
             Ok(_) => {}
             Err(e) if e.is_transient() => tracing::warn!("{e}; retrying"),
