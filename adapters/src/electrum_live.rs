@@ -158,23 +158,25 @@ impl ElectrumLive {
             return Ok(());
         };
         // Drop what the server's chain no longer has.
+        let mut from = last + 1;
         while let Some(&(h, hash)) = self.blocks.back() {
             if h > tip || server.block_ref(h)?.hash.0 != hash {
                 tracing::warn!(height = h, "electrum: block reorganised away");
                 self.stats.reorganised += 1;
                 self.blocks.pop_back();
+                from = h;
             } else {
                 break;
             }
         }
-        let from = self.blocks.back().map_or(last, |b| b.0) + 1;
-        let from = from.max(tip.saturating_sub(MAX_CATCH_UP - 1));
-        if from > last + 1 {
+        let skip_to = tip.saturating_sub(MAX_CATCH_UP - 1);
+        if skip_to > from {
             tracing::warn!(
                 "electrum: {} blocks behind; passing on the last {MAX_CATCH_UP}",
-                tip - last
+                tip + 1 - from
             );
         }
+        let from = from.max(skip_to);
         for height in from..=tip {
             let r = server.block_ref(height)?;
             let raw = server.raw_block(&r)?;

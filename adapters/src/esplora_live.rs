@@ -228,6 +228,7 @@ impl EsploraLive {
         if self.blocks.back().is_some_and(|(_, hash, _)| *hash == tip) {
             return Ok(());
         }
+        // Height and hash as one pair: the tip may move between requests.
         self.source.pace();
         let height = match self.source.client().get_height() {
             Ok(h) => h,
@@ -235,26 +236,29 @@ impl EsploraLive {
         };
         let Some(&(last, _, _)) = self.blocks.back() else {
             // The first poll: blocks before now are the caller's to fill.
-            self.blocks.push_back((height, tip, HashSet::new()));
+            let hash = self.hash_at(height)?;
+            self.blocks.push_back((height, hash, HashSet::new()));
             return Ok(());
         };
         // Drop what the server's chain no longer has.
+        let mut from = last + 1;
         while let Some(&(h, hash, _)) = self.blocks.back() {
             if h > height || self.hash_at(h)? != hash {
-                tracing::warn!(height = h, "block reorganised away");
+                tracing::warn!(height = h, "esplora: block reorganised away");
                 self.blocks.pop_back();
+                from = h;
             } else {
                 break;
             }
         }
-        let from = self.blocks.back().map_or(last, |b| b.0) + 1;
-        let from = from.max(height.saturating_sub(MAX_CATCH_UP - 1));
-        if from > last + 1 {
+        let skip_to = height.saturating_sub(MAX_CATCH_UP - 1);
+        if skip_to > from {
             tracing::warn!(
                 "esplora: {} blocks behind; passing on the last {MAX_CATCH_UP}",
-                height - last
+                height + 1 - from
             );
         }
+        let from = from.max(skip_to);
         for h in from..=height {
             let hash = self.hash_at(h)?;
             let block = crate::BlockRef {
