@@ -37,6 +37,7 @@ impl Response {
 pub(crate) struct Server {
     pub(crate) addr: SocketAddr,
     stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Server {
@@ -45,29 +46,36 @@ impl Server {
         handler: impl Fn(Request) -> Response + Send + 'static,
     ) -> Self {
         let listener = crate::bind(addr);
-        listener.set_nonblocking(true).expect("nonblocking");
         let addr = listener.local_addr().expect("addr");
         let stop = Arc::new(AtomicBool::new(false));
         let stopping = stop.clone();
-        std::thread::spawn(move || {
-            while !stopping.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        let _ = serve(stream, &handler);
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
+        // A blocking accept answers at once; a connection from `drop` wakes it to stop.
+        let thread = std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stopping.load(Ordering::SeqCst) {
+                    break;
+                }
+                if let Ok(stream) = stream {
+                    let _ = serve(stream, &handler);
                 }
             }
         });
-        Self { addr, stop }
+        Self {
+            addr,
+            stop,
+            thread: Some(thread),
+        }
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        // Let the accept loop see the flag and release the port.
-        std::thread::sleep(Duration::from_millis(10));
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(self.addr);
+        // The port is free once the thread (and its listener) is gone.
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }
 
