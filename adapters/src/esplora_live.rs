@@ -2,8 +2,8 @@
 //!
 //! Every poll asks for the mempool's txids (`/mempool/txids`) and the tip
 //! (`/blocks/tip/hash`). New txids are fetched one by one
-//! (`/tx/:txid/raw`), paced, a bounded batch per call so the caller keeps
-//! its rhythm; the first poll lists the whole mempool, which then arrives
+//! (`/tx/:txid/raw`), [`PARALLEL`] at a time and each paced, a bounded
+//! number of batches per call so the caller keeps its rhythm; the first poll lists the whole mempool, which then arrives
 //! over the following calls, with progress in the log. A new tip brings the
 //! blocks since the last one (a reorganisation is followed back to the fork,
 //! at most [`MAX_CATCH_UP`] blocks). A txid that leaves the mempool without
@@ -34,6 +34,8 @@ use crate::SourceError;
 pub const MAX_CATCH_UP: u32 = 24;
 /// Longest wait between polls after the server refused or failed.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// Transaction requests in flight at once; the pace still applies to each.
+pub const PARALLEL: usize = 8;
 /// Recent blocks whose txids are remembered, so a transaction that leaves
 /// the mempool by confirming is not taken for a replaced one.
 const KEEP_BLOCKS: usize = 12;
@@ -296,40 +298,69 @@ impl EsploraLive {
         }
     }
 
-    /// Fetches pending transactions until `budget` runs out (one at least).
+    /// Fetches pending transactions, [`PARALLEL`] requests at a time (each
+    /// still paced), until `budget` runs out (one batch at least). What a
+    /// batch fetched is kept even when some of its requests failed; those
+    /// go back to the front of the queue.
     fn fetch(&mut self, budget: Duration) -> Result<(), SourceError> {
         let started = Instant::now();
-        while let Some(txid) = self.pending.pop_front() {
-            if self
-                .mempool
-                .get(&txid)
-                .is_none_or(|e| e.stage != Stage::Pending)
-            {
-                continue;
+        let mut failure = None;
+        while failure.is_none() {
+            let mut batch = Vec::with_capacity(PARALLEL);
+            while batch.len() < PARALLEL {
+                let Some(txid) = self.pending.pop_front() else {
+                    break;
+                };
+                if self
+                    .mempool
+                    .get(&txid)
+                    .is_some_and(|e| e.stage == Stage::Pending)
+                {
+                    batch.push(txid);
+                }
             }
-            self.source.pace();
-            let id = bitcoin::Txid::from_byte_array(txid);
-            match self.source.client().get_tx(&id) {
-                Ok(Some(tx)) => {
-                    self.stats.fetched += 1;
-                    let raw = bitcoin::consensus::serialize(&tx);
-                    let parents = match Transaction::parse(&raw) {
-                        Ok(t) => t.inputs().map(|i| *i.prev_txid).collect(),
-                        Err(_) => Vec::new(),
-                    };
-                    if let Some(e) = self.mempool.get_mut(&txid) {
-                        e.stage = Stage::Held;
+            if batch.is_empty() {
+                break;
+            }
+            let source = &self.source;
+            let answers: Vec<_> = std::thread::scope(|scope| {
+                let requests: Vec<_> = batch
+                    .iter()
+                    .map(|&txid| {
+                        scope.spawn(move || {
+                            source.pace();
+                            source
+                                .client()
+                                .get_tx(&bitcoin::Txid::from_byte_array(txid))
+                        })
+                    })
+                    .collect();
+                requests
+                    .into_iter()
+                    .map(|r| {
+                        r.join()
+                            .unwrap_or(Err(esplora_client::Error::InvalidResponse))
+                    })
+                    .collect()
+            });
+            let mut retry = Vec::new();
+            for (txid, answer) in batch.into_iter().zip(answers) {
+                match answer {
+                    Ok(Some(tx)) => self.fetched(txid, &tx),
+                    Ok(None) => {
+                        self.stats.vanished += 1;
+                        self.mempool.remove(&txid);
                     }
-                    self.held.push(Held { txid, raw, parents });
+                    Err(e) => {
+                        retry.push(txid);
+                        let what = format!("transaction {}", bitcoin::Txid::from_byte_array(txid));
+                        let e = self.failed(&what, e);
+                        failure.get_or_insert(e);
+                    }
                 }
-                Ok(None) => {
-                    self.stats.vanished += 1;
-                    self.mempool.remove(&txid);
-                }
-                Err(e) => {
-                    self.pending.push_front(txid);
-                    return Err(self.failed(&format!("transaction {id}"), e));
-                }
+            }
+            for txid in retry.into_iter().rev() {
+                self.pending.push_front(txid);
             }
             if started.elapsed() >= budget {
                 break;
@@ -344,7 +375,21 @@ impl EsploraLive {
                 self.stats.fetched
             );
         }
-        Ok(())
+        failure.map_or(Ok(()), Err)
+    }
+
+    /// Holds a fetched transaction until its listed parents have gone before.
+    fn fetched(&mut self, txid: [u8; 32], tx: &bitcoin::Transaction) {
+        self.stats.fetched += 1;
+        let raw = bitcoin::consensus::serialize(tx);
+        let parents = match Transaction::parse(&raw) {
+            Ok(t) => t.inputs().map(|i| *i.prev_txid).collect(),
+            Err(_) => Vec::new(),
+        };
+        if let Some(e) = self.mempool.get_mut(&txid) {
+            e.stage = Stage::Held;
+        }
+        self.held.push(Held { txid, raw, parents });
     }
 
     /// Passes on held transactions whose listed parents have all gone before.
