@@ -3,15 +3,13 @@
 //! `/api/v1/compare`, and `price --date … --compare`. Exchange data that is
 //! missing, malformed, refused, stale or gone gives no number and says why.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use fiatline_testkit::esplora::EsploraServer;
-use fiatline_testkit::process::Serve;
+use fiatline_testkit::process::{get, get_json, unix_now as now, Serve};
 use fiatline_testkit::rpc::RpcServer;
 use fiatline_testkit::Chain;
 use serde_json::Value;
@@ -20,38 +18,12 @@ fn bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_fiatline"))
 }
 
-fn now() -> u32 {
-    u32::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs(),
-    )
-    .unwrap()
-}
-
-fn get_text(addr: &str, path: &str) -> Option<String> {
-    let mut s = TcpStream::connect(addr).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    Some(text.split_once("\r\n\r\n")?.1.to_string())
-}
-
-fn get(addr: &str, path: &str) -> Option<Value> {
-    serde_json::from_str(&get_text(addr, path)?).ok()
-}
-
 /// Polls `/api/v1/compare` until `done` holds; fails after 20 s.
 fn compare_until(addr: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
     let start = Instant::now();
     let mut last = None;
     while start.elapsed() < Duration::from_secs(20) {
-        if let Some(v) = get(addr, "/api/v1/compare") {
+        if let Some(v) = get_json(addr, "/api/v1/compare") {
             if done(&v) {
                 return v;
             }
@@ -121,7 +93,7 @@ fn serve_compares_only_usable_exchange_prices_and_says_why_not() {
     assert_eq!(v["warning"], false);
     assert_eq!(v["exchange"], 43000.0);
     assert_eq!(v["threshold_percent"], 2.0);
-    let metrics = get_text(addr, "/metrics").unwrap();
+    let metrics = get(addr, "/metrics").unwrap();
     assert!(
         metrics.contains("fiatline_exchange_price_usd 43000"),
         "{metrics}"
@@ -155,13 +127,13 @@ fn serve_compares_only_usable_exchange_prices_and_says_why_not() {
     let v = compare_until(addr, "a stale price", |v| reason(v).contains("older"));
     assert!(unusable(&v), "{v}");
     assert!(reason(&v).contains("at most 10 min allowed"), "{v}");
-    let metrics = get_text(addr, "/metrics").unwrap();
+    let metrics = get(addr, "/metrics").unwrap();
     assert!(
         !metrics.contains("fiatline_exchange_price_usd"),
         "{metrics}"
     );
 
-    let health = get(addr, "/health").unwrap();
+    let health = get_json(addr, "/health").unwrap();
     assert_eq!(health["exchange"], true);
 }
 
@@ -180,11 +152,11 @@ fn without_an_exchange_url_nothing_is_fetched() {
         ],
     );
     let start = Instant::now();
-    while get(&serve.addr, "/api/v1/price").is_none_or(|v| v["price"].is_null()) {
+    while get_json(&serve.addr, "/api/v1/price").is_none_or(|v| v["price"].is_null()) {
         assert!(start.elapsed() < Duration::from_secs(20), "no price");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let v = get(&serve.addr, "/api/v1/compare").unwrap();
+    let v = get_json(&serve.addr, "/api/v1/compare").unwrap();
     assert_eq!(v["enabled"], false, "{v}");
     assert!(reason(&v).contains("--exchange-url"), "{v}");
     assert_eq!(chain.counts.prices.load(Ordering::SeqCst), 0);

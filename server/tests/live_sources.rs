@@ -5,15 +5,13 @@
 //! live; every source must end with the same window and the same price,
 //! the price a consensus run over those six blocks gives.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use fiatline_core::{txid_slots_for, PricePoint, RawOutput, Refinement, Run, Txid};
 use fiatline_testkit::electrum::ElectrumServer;
 use fiatline_testkit::esplora::EsploraServer;
-use fiatline_testkit::process::Serve;
+use fiatline_testkit::process::{get_json as get, unix_now as now, Serve};
 use fiatline_testkit::rpc::RpcServer;
 use fiatline_testkit::zmq::{settle, ZmqPublisher};
 use fiatline_testkit::Chain;
@@ -25,32 +23,10 @@ fn bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_fiatline"))
 }
 
-fn now() -> u32 {
-    u32::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs(),
-    )
-    .unwrap()
-}
-
 /// Six blocks from the last two hours.
 fn chain() -> Chain {
     let now = now();
     Chain::generate_with_times(FIRST, (0..6).map(|i| now - 6000 + i * 900).collect())
-}
-
-pub(crate) fn get(addr: &str, path: &str) -> Option<Value> {
-    let mut s = TcpStream::connect(addr).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    serde_json::from_str(text.split_once("\r\n\r\n")?.1).ok()
 }
 
 /// Polls `path` until `done` holds; fails after 30 s.

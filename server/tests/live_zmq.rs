@@ -2,14 +2,13 @@
 //! PUB socket that sends frames as Bitcoin Core does, with RPC on loopback
 //! for resyncs.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fiatline_core::Block;
-use fiatline_testkit::process::Serve;
+use fiatline_testkit::process::{get_json, Serve};
 use fiatline_testkit::rpc::RpcServer;
 use fiatline_testkit::zmq::ZmqPublisher;
 use fiatline_testkit::Chain;
@@ -34,15 +33,7 @@ fn txs() -> Vec<([u8; 32], Vec<u8>)> {
 }
 
 fn api(addr: &str) -> Option<serde_json::Value> {
-    let mut s = TcpStream::connect(addr).ok()?;
-    write!(
-        s,
-        "GET /api/v1/price HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    serde_json::from_str(text.split_once("\r\n\r\n")?.1).ok()
+    get_json(addr, "/api/v1/price")
 }
 
 /// Polls `/api/v1/price` until `done` holds or 15 s pass.
@@ -204,13 +195,7 @@ fn record_writes_a_replayable_recording() {
 #[test]
 fn the_window_is_filled_from_recent_blocks_at_start() {
     // Three blocks from the last hour; no ZMQ message ever arrives.
-    let now = u32::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs(),
-    )
-    .unwrap();
+    let now = fiatline_testkit::process::unix_now();
     let chain = Chain::generate_with_times(900_000, vec![now - 3000, now - 2000, now - 1000]);
     let node = RpcServer::start(chain.clone(), "u", "p");
     let publisher = ZmqPublisher::bind("tcp://127.0.0.1:0");

@@ -119,13 +119,7 @@ fn the_page_warns_when_the_exchange_price_differs() {
     if !can_run() {
         return;
     }
-    let now = u32::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs(),
-    )
-    .unwrap();
+    let now = fiatline_testkit::process::unix_now();
     let chain = EsploraServer::start(Chain::generate_with_times(
         900_000,
         vec![now - 3000, now - 2000, now - 1000],

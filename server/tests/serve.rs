@@ -3,13 +3,11 @@
 //! fans out to many clients, one of which never reads; misbehaving clients
 //! are closed; the connection cap holds.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use fiatline_testkit::process::Serve;
+use fiatline_testkit::process::{get, Serve};
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -25,20 +23,6 @@ fn serve(extra: &[&str]) -> Serve {
     let mut args = vec!["--source", "replay", "--replay", replay.to_str().unwrap()];
     args.extend_from_slice(extra);
     Serve::start(Path::new(env!("CARGO_BIN_EXE_fiatline")), &args)
-}
-
-/// A plain HTTP GET; the body, or `None` if nothing listens.
-fn get(addr: &str, path: &str) -> Option<String> {
-    let mut s = TcpStream::connect(addr).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    text.split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_string())
 }
 
 fn json(addr: &str, path: &str) -> serde_json::Value {

@@ -1,6 +1,7 @@
 //! `fiatline serve` as a child process on a free loopback port, stopped
-//! when dropped.
+//! when dropped, and the plain HTTP GET tests ask it with.
 
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -58,4 +59,30 @@ impl Drop for Serve {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A plain HTTP GET to `addr`: the body, or `None` if nothing answers.
+pub fn get(addr: &str, path: &str) -> Option<String> {
+    let mut s = TcpStream::connect(addr).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    text.split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())
+}
+
+/// [`get`], read as JSON.
+pub fn get_json(addr: &str, path: &str) -> Option<serde_json::Value> {
+    serde_json::from_str(&get(addr, path)?).ok()
+}
+
+/// The wall clock in Unix seconds.
+pub fn unix_now() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX))
 }
