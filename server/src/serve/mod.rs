@@ -107,7 +107,7 @@ fn open_live(args: &LiveArgs) -> Result<(Box<dyn LiveSource>, bool), LiveError> 
         LiveKind::Esplora => {
             let config = EsploraLiveConfig {
                 poll: Duration::from_secs(args.poll),
-                interval: Duration::from_secs(1) / args.esplora_rate,
+                interval: esplora_interval(args),
                 ..EsploraLiveConfig::default()
             };
             Ok((
@@ -123,6 +123,11 @@ fn open_live(args: &LiveArgs) -> Result<(Box<dyn LiveSource>, bool), LiveError> 
             false,
         )),
     }
+}
+
+/// Spacing between Esplora requests, from `--esplora-rate`.
+fn esplora_interval(args: &LiveArgs) -> Duration {
+    Duration::from_secs(1) / args.esplora_rate
 }
 
 fn esplora_url(args: &LiveArgs) -> Result<&str, LiveError> {
@@ -160,10 +165,7 @@ fn fill_source(args: &LiveArgs) -> Result<Option<Box<dyn BlockSource>>, SourceEr
         LiveKind::Replay => None,
         LiveKind::Zmq => Some(Box::new(RpcSource::new(source::rpc_config(&args.rpc)))),
         LiveKind::Esplora => match &args.esplora_url {
-            Some(url) => Some(Box::new(EsploraSource::new(
-                url,
-                Duration::from_secs(1) / args.esplora_rate,
-            )?)),
+            Some(url) => Some(Box::new(EsploraSource::new(url, esplora_interval(args))?)),
             None => None,
         },
         LiveKind::Electrum => {
