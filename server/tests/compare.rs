@@ -40,11 +40,7 @@ fn reason(v: &Value) -> &str {
 
 /// An on-chain price from three recent blocks, through Esplora.
 fn onchain() -> EsploraServer {
-    let now = now();
-    EsploraServer::start(Chain::generate_with_times(
-        900_000,
-        vec![now - 3000, now - 2000, now - 1000],
-    ))
+    EsploraServer::start(Chain::last_hour(900_000))
 }
 
 #[test]

@@ -195,8 +195,7 @@ fn record_writes_a_replayable_recording() {
 #[test]
 fn the_window_is_filled_from_recent_blocks_at_start() {
     // Three blocks from the last hour; no ZMQ message ever arrives.
-    let now = fiatline_testkit::process::unix_now();
-    let chain = Chain::generate_with_times(900_000, vec![now - 3000, now - 2000, now - 1000]);
+    let chain = Chain::last_hour(900_000);
     let node = RpcServer::start(chain.clone(), "u", "p");
     let publisher = ZmqPublisher::bind("tcp://127.0.0.1:0");
     let server = Serve::start(
@@ -227,5 +226,5 @@ fn the_window_is_filled_from_recent_blocks_at_start() {
             .is_some_and(|p| p > 40_000.0 && p < 46_000.0),
         "{v}"
     );
-    assert_eq!(v["window"]["oldest"], now - 3000);
+    assert_eq!(v["window"]["oldest"], chain.blocks[0].time);
 }

@@ -120,10 +120,7 @@ fn the_page_warns_when_the_exchange_price_differs() {
         return;
     }
     let now = fiatline_testkit::process::unix_now();
-    let chain = EsploraServer::start(Chain::generate_with_times(
-        900_000,
-        vec![now - 3000, now - 2000, now - 1000],
-    ));
+    let chain = EsploraServer::start(Chain::last_hour(900_000));
     // The on-chain price is about $42,952: this is 7% off.
     let prices = EsploraServer::start(Chain::generate_light(1, vec![1], 1));
     prices.set_prices(200, format!(r#"{{"time":{now},"USD":40000}}"#));

@@ -107,6 +107,13 @@ impl Chain {
         Self::build(first, times, |_| usize::MAX)
     }
 
+    /// Three full blocks from `first`, found 3,000, 2,000 and 1,000 seconds
+    /// ago: a live window's first fill.
+    pub fn last_hour(first: u32) -> Self {
+        let now = process::unix_now();
+        Self::generate_with_times(first, vec![now - 3000, now - 2000, now - 1000])
+    }
+
     /// As [`Chain::generate_with_times`], with only the first `txs`
     /// transactions of block 702861 in each block: light blocks for tests
     /// that need many of them and no price.
