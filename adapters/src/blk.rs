@@ -4,14 +4,21 @@
 //! A file is a sequence of records: network magic (4 bytes), block size
 //! (4 bytes, little-endian), block. Core 28 and later obfuscate the files
 //! with the 8-byte key in `blocks/xor.dat` (byte `i` of a file XOR
-//! `key[i % 8]`); an absent or all-zero key means plain files.
+//! `key[i % 8]`); an absent or all-zero key means plain files. Core
+//! preallocates files in 16 MiB chunks: the unused tail is zeros on disk,
+//! not obfuscated, and ends the records.
 //!
-//! Heights come from the coinbase (BIP 34, every block since 227,931), and
-//! the best chain is followed from the highest block through previous-block
-//! hashes, so stale blocks are skipped. Files are scanned from the newest
-//! backwards, only as far as the heights asked for need.
+//! Heights come from the chain of previous-block links: from the genesis
+//! block (height 0) when the files hold it, else from the coinbases' BIP 34
+//! heights, trusted only at or above the network's activation height and
+//! when a neighbouring block agrees (before BIP 34 a coinbase's first push
+//! is anything: the genesis block's reads as 486,604,799). The best chain is
+//! the highest tip (the first seen of equal ones, as Core keeps the first),
+//! followed down by previous-block hashes, so a stale branch left by a
+//! reorganisation is skipped. Files are scanned from the newest backwards,
+//! only as far as the heights asked for need.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -19,20 +26,24 @@ use std::sync::Mutex;
 
 use fiatline_core::{Header, Transaction, HEADER_LEN};
 
+use crate::network::Network;
 use crate::{BlockHash, BlockRef, BlockSource, SourceError};
 
 /// Mainnet's network magic.
-pub const MAINNET_MAGIC: [u8; 4] = [0xf9, 0xbe, 0xb4, 0xd9];
+pub const MAINNET_MAGIC: [u8; 4] = Network::Main.magic();
 
-/// Where a block's bytes are.
+/// Where a block's bytes are, and what the index needs of it.
 #[derive(Debug, Clone, Copy)]
 struct Location {
     file: usize,
     offset: u64,
     len: u32,
     prev: BlockHash,
-    height: Option<u32>,
+    /// What the coinbase's first push says, if it is a number.
+    claim: Option<u32>,
     time: u32,
+    /// Order of discovery (newest file first, then file order).
+    seen: u64,
 }
 
 #[derive(Debug, Default)]
@@ -40,8 +51,8 @@ struct Index {
     /// Files scanned so far, counted from the newest.
     scanned: usize,
     blocks: HashMap<BlockHash, Location>,
-    /// The highest block seen, by coinbase height.
-    tip: Option<(u32, BlockHash)>,
+    /// The best tip's height, once known.
+    tip: Option<u32>,
     /// The best chain from the tip down, as far as it is known: `chain[0]` is the tip.
     chain: Vec<BlockHash>,
 }
@@ -49,9 +60,10 @@ struct Index {
 /// Blocks read from a `blocks` directory.
 #[derive(Debug)]
 pub struct BlkSource {
+    dir: PathBuf,
     files: Vec<PathBuf>,
     key: [u8; 8],
-    magic: [u8; 4],
+    network: Network,
     index: Mutex<Index>,
 }
 
@@ -59,19 +71,19 @@ impl BlkSource {
     /// Opens a `blocks` directory of mainnet files.
     ///
     /// # Errors
-    /// Returns a persistent error when the directory holds no `blk*.dat`
+    /// Returns a bad-input error when the directory holds no `blk*.dat`
     /// file or `xor.dat` cannot be read.
     pub fn open(dir: &Path) -> Result<Self, SourceError> {
-        Self::open_with_magic(dir, MAINNET_MAGIC)
+        Self::open_network(dir, Network::Main)
     }
 
-    /// Opens a `blocks` directory of another network's files.
+    /// Opens a `blocks` directory of `network`'s files.
     ///
     /// # Errors
     /// As [`BlkSource::open`].
-    pub fn open_with_magic(dir: &Path, magic: [u8; 4]) -> Result<Self, SourceError> {
+    pub fn open_network(dir: &Path, network: Network) -> Result<Self, SourceError> {
         let entries = std::fs::read_dir(dir).map_err(|e| {
-            SourceError::persistent(format!(
+            SourceError::bad_input(format!(
                 "cannot read the blocks directory {}",
                 dir.display()
             ))
@@ -90,26 +102,29 @@ impl BlkSource {
             })
             .collect();
         if files.is_empty() {
-            return Err(SourceError::persistent(format!(
+            return Err(SourceError::bad_input(format!(
                 "no blk*.dat files in {} (pass the node's blocks directory with --blocks-dir)",
                 dir.display()
             )));
         }
         files.sort();
-        let key = match std::fs::read(dir.join("xor.dat")) {
+        let xor = dir.join("xor.dat");
+        let key = match std::fs::read(&xor) {
             Ok(bytes) => bytes.try_into().map_err(|_| {
-                SourceError::persistent(format!(
-                    "{} is not an 8-byte key",
-                    dir.join("xor.dat").display()
-                ))
+                SourceError::bad_input(format!("{} is not an 8-byte key", xor.display()))
             })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => [0; 8],
-            Err(e) => return Err(SourceError::persistent("cannot read xor.dat").with_source(e)),
+            Err(e) => {
+                return Err(
+                    SourceError::bad_input(format!("cannot read {}", xor.display())).with_source(e),
+                )
+            }
         };
         Ok(Self {
+            dir: dir.to_path_buf(),
             files: files.into_iter().map(|(_, p)| p).collect(),
             key,
-            magic,
+            network,
             index: Mutex::new(Index::default()),
         })
     }
@@ -129,41 +144,54 @@ impl BlkSource {
         let mut bytes = std::fs::read(path).map_err(|e| {
             SourceError::persistent(format!("cannot read {}", path.display())).with_source(e)
         })?;
-        self.unxor(&mut bytes, 0);
         let mut at = 0usize;
-        while let Some(record) = bytes.get(at..at + 8) {
-            let magic = &record[..4];
-            // Core preallocates files; the unused tail is zeros.
-            if magic == [0; 4] {
+        while let Some(raw) = bytes.get(at..at + 8) {
+            // The preallocated tail: zeros on disk, never obfuscated.
+            if raw == [0; 8] {
                 break;
             }
-            if magic != self.magic {
-                return Err(SourceError::persistent(format!(
-                    "{} has network magic {} at byte {at}, expected {} (wrong network, or a damaged file)",
-                    path.display(),
-                    hex::encode(magic),
-                    hex::encode(self.magic)
-                )));
+            let mut record: [u8; 8] = raw.try_into().unwrap_or_default();
+            self.unxor(&mut record, at as u64);
+            let magic: [u8; 4] = record[..4].try_into().unwrap_or_default();
+            if magic != self.network.magic() {
+                return Err(self.wrong_magic(path, at, magic));
             }
-            let len = u32::from_le_bytes(record[4..8].try_into().unwrap_or_default());
+            let len = u32::from_le_bytes(record[4..].try_into().unwrap_or_default());
             let start = at + 8;
-            let Some(block) = bytes.get(start..start + len as usize) else {
+            let Some(block) = bytes.get_mut(start..start + len as usize) else {
                 // A record cut short: the node was writing it. Keep what came before.
                 break;
             };
-            if let Some(loc) = locate(block, file, start as u64, len) {
-                let hash = BlockHash::of_header(&block[..HEADER_LEN]);
-                if let Some(h) = loc.height {
-                    if index.tip.is_none_or(|(t, _)| h > t) {
-                        index.tip = Some((h, hash));
-                    }
-                }
-                index.blocks.insert(hash, loc);
+            self.unxor(block, start as u64);
+            let seen = index.blocks.len() as u64;
+            if let (Some(loc), Some(header)) = (
+                locate(block, file, start as u64, len, seen),
+                block.get(..HEADER_LEN),
+            ) {
+                index.blocks.insert(BlockHash::of_header(header), loc);
             }
             at = start + len as usize;
         }
         index.scanned += 1;
         Ok(true)
+    }
+
+    fn wrong_magic(&self, path: &Path, at: usize, magic: [u8; 4]) -> SourceError {
+        let expected = self.network;
+        match Network::of_magic(magic) {
+            Some(other) => SourceError::bad_input(format!(
+                "{} holds {other} blocks, not {expected}: pass --chain {other} (or the {expected} \
+                 node's blocks directory)",
+                self.dir.display()
+            )),
+            None => SourceError::bad_input(format!(
+                "{} has magic {} at byte {at}, which is no network's ({expected} expects {}): \
+                 not a blocks directory, or a damaged file",
+                path.display(),
+                hex::encode(magic),
+                hex::encode(expected.magic())
+            )),
+        }
     }
 
     fn unxor(&self, bytes: &mut [u8], offset: u64) {
@@ -175,27 +203,43 @@ impl BlkSource {
         }
     }
 
+    /// Finds the best tip and its height, scanning files until one is known.
+    fn ensure_tip(&self, index: &mut Index) -> Result<u32, SourceError> {
+        loop {
+            if let Some(tip) = index.tip {
+                return Ok(tip);
+            }
+            // A lone BIP 34 height is believed only when no file is left to
+            // confirm or refute it.
+            let last_resort = index.scanned == self.files.len();
+            if let Some((height, hash)) = best_tip(&index.blocks, self.network, last_resort) {
+                index.tip = Some(height);
+                index.chain = vec![hash];
+                return Ok(height);
+            }
+            if !self.scan_next(index)? {
+                return Err(SourceError::bad_input(format!(
+                    "the blk files in {} hold no block whose height can be known (no genesis \
+                     block, no BIP 34 height)",
+                    self.dir.display()
+                )));
+            }
+        }
+    }
+
     /// Makes the known best chain reach down to `height`, scanning older
     /// files as needed, and returns the hash there.
     fn hash_at(&self, height: u32) -> Result<BlockHash, SourceError> {
         let mut index = self.lock();
+        let tip = self.ensure_tip(&mut index)?;
+        if height > tip {
+            return Err(SourceError::persistent(format!(
+                "no block at height {height}: the blk files end at {tip}"
+            )));
+        }
+        let depth = (tip - height) as usize;
         loop {
-            if index.tip.is_none() {
-                if !self.scan_next(&mut index)? {
-                    return Err(SourceError::persistent(
-                        "the blk files hold no block with a BIP 34 height",
-                    ));
-                }
-                continue;
-            }
             extend_chain(&mut index);
-            let (tip, _) = index.tip.unwrap_or_default();
-            if height > tip {
-                return Err(SourceError::persistent(format!(
-                    "no block at height {height}: the blk files end at {tip}"
-                )));
-            }
-            let depth = (tip - height) as usize;
             if let Some(&hash) = index.chain.get(depth) {
                 return Ok(hash);
             }
@@ -211,7 +255,7 @@ impl BlkSource {
 
 /// Reads what the index needs from one block record, or `None` for bytes
 /// that are not a block.
-fn locate(block: &[u8], file: usize, offset: u64, len: u32) -> Option<Location> {
+fn locate(block: &[u8], file: usize, offset: u64, len: u32, seen: u64) -> Option<Location> {
     let header = Header::new(block.get(..HEADER_LEN)?.try_into().ok()?);
     let rest = block.get(HEADER_LEN..)?;
     // Skip the transaction count (a compact size) to reach the coinbase.
@@ -221,7 +265,7 @@ fn locate(block: &[u8], file: usize, offset: u64, len: u32) -> Option<Location> 
         0xff => 9,
         _ => 1,
     };
-    let height = Transaction::parse_prefix(rest.get(skip..)?)
+    let claim = Transaction::parse_prefix(rest.get(skip..)?)
         .ok()
         .and_then(|(tx, _)| tx.bip34_height())
         .and_then(|h| u32::try_from(h).ok());
@@ -230,19 +274,81 @@ fn locate(block: &[u8], file: usize, offset: u64, len: u32) -> Option<Location> 
         offset,
         len,
         prev: BlockHash(*header.prev_blockhash()),
-        height,
+        claim,
         time: header.time(),
+        seen,
     })
+}
+
+/// The best tip among the blocks known, with its height, when a height can
+/// be known: heights flow from anchors to children along previous-block
+/// links. Anchors are the genesis block (height 0, it has no parent), else
+/// BIP 34 heights at or above the activation that a parent or child agrees
+/// with (plus one), else, with `lone`, any BIP 34 height at or above the
+/// activation.
+fn best_tip(
+    blocks: &HashMap<BlockHash, Location>,
+    network: Network,
+    lone: bool,
+) -> Option<(u32, BlockHash)> {
+    let mut children: HashMap<BlockHash, Vec<BlockHash>> = HashMap::new();
+    for (hash, loc) in blocks {
+        children.entry(loc.prev).or_default().push(*hash);
+    }
+    let valid = |loc: &Location| loc.claim.filter(|&c| c >= network.bip34_height());
+    let genesis: Vec<(BlockHash, u32)> = blocks
+        .iter()
+        .filter(|(_, l)| l.prev == BlockHash::default())
+        .map(|(h, _)| (*h, 0))
+        .collect();
+    let agreed: Vec<(BlockHash, u32)> = blocks
+        .iter()
+        .filter_map(|(hash, loc)| {
+            let c = valid(loc)?;
+            let parent_agrees = blocks.get(&loc.prev).and_then(valid) == c.checked_sub(1);
+            let child_agrees = children.get(hash).is_some_and(|kids| {
+                kids.iter()
+                    .any(|k| blocks.get(k).and_then(valid) == Some(c + 1))
+            });
+            (parent_agrees || child_agrees).then_some((*hash, c))
+        })
+        .collect();
+    let lone: Vec<(BlockHash, u32)> = blocks
+        .iter()
+        .filter(|_| lone)
+        .filter_map(|(h, l)| Some((*h, valid(l)?)))
+        .collect();
+    let anchors = [genesis, agreed, lone]
+        .into_iter()
+        .find(|a| !a.is_empty())?;
+
+    let mut heights: HashMap<BlockHash, u32> = HashMap::new();
+    let mut queue: VecDeque<(BlockHash, u32)> = anchors.into_iter().collect();
+    while let Some((hash, height)) = queue.pop_front() {
+        if heights.contains_key(&hash) {
+            continue;
+        }
+        heights.insert(hash, height);
+        for kid in children.get(&hash).into_iter().flatten() {
+            queue.push_back((*kid, height + 1));
+        }
+    }
+    heights
+        .into_iter()
+        .max_by(|(a, ha), (b, hb)| {
+            ha.cmp(hb)
+                // Of equal heights, the first seen (a lower `seen`) is best.
+                .then_with(|| {
+                    let seen = |h: &BlockHash| blocks.get(h).map_or(u64::MAX, |l| l.seen);
+                    seen(b).cmp(&seen(a))
+                })
+        })
+        .map(|(hash, height)| (height, hash))
 }
 
 /// Follows previous-block hashes from the end of the known chain as far as
 /// the scanned blocks allow.
 fn extend_chain(index: &mut Index) {
-    if index.chain.is_empty() {
-        if let Some((_, tip)) = index.tip {
-            index.chain.push(tip);
-        }
-    }
     while let Some(prev) = index
         .chain
         .last()
@@ -261,14 +367,7 @@ impl BlockSource for BlkSource {
 
     fn tip_height(&self) -> Result<u32, SourceError> {
         let mut index = self.lock();
-        while index.tip.is_none() {
-            if !self.scan_next(&mut index)? {
-                return Err(SourceError::persistent(
-                    "the blk files hold no block with a BIP 34 height",
-                ));
-            }
-        }
-        Ok(index.tip.map_or(0, |(h, _)| h))
+        self.ensure_tip(&mut index)
     }
 
     fn block_ref(&self, height: u32) -> Result<BlockRef, SourceError> {

@@ -70,15 +70,41 @@ impl fmt::Display for UtcDate {
 
 /// Why a date did not parse.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DateError(String);
+#[non_exhaustive]
+pub enum DateError {
+    /// Not `YYYY-MM-DD` (or `YYYY/MM/DD`), or no such day.
+    Malformed(String),
+    /// A range whose end is before its start.
+    Backwards(String),
+    /// A day before the first day with blocks.
+    TooEarly {
+        /// The date or range given.
+        given: String,
+        /// The first day that can be priced.
+        first: UtcDate,
+    },
+    /// A day after the last day that can have blocks.
+    TooLate {
+        /// The date or range given.
+        given: String,
+        /// The last day that can be priced.
+        last: UtcDate,
+    },
+}
 
 impl fmt::Display for DateError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{:?} is not a date: expected YYYY-MM-DD (or YYYY/MM/DD)",
-            self.0
-        )
+        match self {
+            Self::Malformed(s) => write!(
+                f,
+                "'{s}' is not a date: expected YYYY-MM-DD (or YYYY/MM/DD)"
+            ),
+            Self::Backwards(s) => write!(f, "'{s}': the range runs backwards"),
+            Self::TooEarly { given, first } => {
+                write!(f, "'{given}': before {first}, the first day with blocks")
+            }
+            Self::TooLate { given, last } => write!(f, "'{given}': after {last}, no blocks yet"),
+        }
     }
 }
 
@@ -89,7 +115,7 @@ impl FromStr for UtcDate {
 
     /// Parses `YYYY-MM-DD`, or `YYYY/MM/DD` as the reference writes dates.
     fn from_str(s: &str) -> Result<Self, DateError> {
-        let err = || DateError(s.to_string());
+        let err = || DateError::Malformed(s.to_string());
         let mut parts = s.trim().split(['-', '/']);
         let mut next = || parts.next().ok_or_else(err);
         let (y, m, d) = (next()?, next()?, next()?);
@@ -105,6 +131,37 @@ impl FromStr for UtcDate {
     }
 }
 
+/// Parses `DATE` or an inclusive range `DATE..DATE` into its days, each
+/// within `first..=last` (checked before a range is spelled out, so no
+/// range can grow without bound).
+///
+/// # Errors
+/// Returns a [`DateError`] for a malformed date, a range that runs
+/// backwards, or a day outside `first..=last`.
+pub fn parse_dates_between(
+    s: &str,
+    first: UtcDate,
+    last: UtcDate,
+) -> Result<Vec<UtcDate>, DateError> {
+    let (a, b) = s.split_once("..").unwrap_or((s, s));
+    let (a, b): (UtcDate, UtcDate) = (a.parse()?, b.parse()?);
+    for day in [a, b] {
+        if day < first {
+            return Err(DateError::TooEarly {
+                given: s.to_owned(),
+                first,
+            });
+        }
+        if day > last {
+            return Err(DateError::TooLate {
+                given: s.to_owned(),
+                last,
+            });
+        }
+    }
+    parse_dates(s)
+}
+
 /// Parses `DATE` or an inclusive range `DATE..DATE` into its days.
 ///
 /// # Errors
@@ -115,7 +172,7 @@ pub fn parse_dates(s: &str) -> Result<Vec<UtcDate>, DateError> {
     };
     let (mut day, last): (UtcDate, UtcDate) = (a.parse()?, b.parse()?);
     if last < day {
-        return Err(DateError(format!("{s} (the range runs backwards)")));
+        return Err(DateError::Backwards(s.to_owned()));
     }
     let mut out = vec![day];
     while day < last {

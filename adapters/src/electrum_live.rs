@@ -16,11 +16,10 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use electrum_client::ElectrumApi;
-
-use crate::electrum::{ElectrumOptions, ElectrumSource};
+use crate::electrum::{Conn, ElectrumOptions, ElectrumSource};
+use crate::follower::{ChainChange, ChainFollower};
 use crate::live::{LiveEvent, LiveSource, LiveStatus};
-use crate::{BlockSource, SourceError};
+use crate::{BlockHash, BlockSource, SourceError};
 
 /// Most blocks fetched when the tip moves; a source that fell further
 /// behind skips to the last ones.
@@ -54,8 +53,8 @@ pub struct ElectrumLive {
     /// Index in `urls` of the server in use or to try next.
     current: usize,
     server: Option<ElectrumSource>,
-    /// Recent blocks passed on (or the tip at the first connection), oldest first.
-    blocks: VecDeque<(u32, [u8; 32])>,
+    /// The blocks passed on (or the tip at the first connection).
+    follower: ChainFollower,
     queue: VecDeque<LiveEvent>,
     next_attempt: Instant,
     /// Failed attempts in a row.
@@ -85,7 +84,7 @@ fn now() -> u32 {
 impl ElectrumLive {
     /// Creates a source over `urls` (`tcp://host:port` or
     /// `ssl://host:port`), tried in order; it connects at the first
-    /// [`LiveSource::next_event`]. The client's own retries are turned off:
+    /// [`LiveSource::next_event`]. A failing server is not retried in place:
     /// the source fails over instead.
     ///
     /// # Errors
@@ -97,13 +96,10 @@ impl ElectrumLive {
         let now = Instant::now();
         Ok(Self {
             urls,
-            options: ElectrumOptions {
-                retries: 0,
-                ..options
-            },
+            options,
             current: 0,
             server: None,
-            blocks: VecDeque::new(),
+            follower: ChainFollower::new(KEEP_BLOCKS, MAX_CATCH_UP),
             queue: VecDeque::new(),
             next_attempt: now,
             failed: 0,
@@ -129,10 +125,7 @@ impl ElectrumLive {
     fn connect(&mut self) -> Result<(), SourceError> {
         let url = &self.urls[self.current];
         let server = ElectrumSource::connect_with(url, &self.options)?;
-        let tip = server
-            .client()
-            .block_headers_subscribe_raw()
-            .map_err(|e| server.error("a header subscription", e))?;
+        let tip = server.with("a header subscription", Conn::block_headers_subscribe_raw)?;
         tracing::info!(
             height = tip.height,
             "electrum: subscribed to headers at {url}"
@@ -146,47 +139,27 @@ impl ElectrumLive {
         self.catch_up(tip.height as u32)
     }
 
-    /// Passes on the blocks after the last one, up to `tip`.
+    /// Passes on the blocks after the last one, up to `tip`, and those a
+    /// reorganisation took back.
     fn catch_up(&mut self, tip: u32) -> Result<(), SourceError> {
         let Some(server) = &self.server else {
             return Ok(());
         };
-        let Some(&(last, _)) = self.blocks.back() else {
-            // The first connection: blocks before now are the caller's to fill.
-            let r = server.block_ref(tip)?;
-            self.blocks.push_back((tip, r.hash.0));
-            return Ok(());
-        };
-        // Drop what the server's chain no longer has.
-        let mut from = last + 1;
-        while let Some(&(h, hash)) = self.blocks.back() {
-            if h > tip || server.block_ref(h)?.hash.0 != hash {
-                tracing::warn!(height = h, "electrum: block reorganised away");
-                self.stats.reorganised += 1;
-                self.blocks.pop_back();
-                from = h;
-            } else {
-                break;
+        // Not started (no fill): blocks before now are the caller's to fill.
+        for change in self.follower.sync_to(server, tip)? {
+            match change {
+                ChainChange::Connected { height, raw, .. } => {
+                    tracing::info!(height, "electrum: new block");
+                    self.stats.blocks += 1;
+                    self.queue.push_back(LiveEvent::Block { raw, time: now() });
+                }
+                ChainChange::Disconnected { height, hash } => {
+                    tracing::warn!(height, "electrum: block reorganised away");
+                    self.stats.reorganised += 1;
+                    self.queue
+                        .push_back(LiveEvent::Disconnected { hash: hash.0 });
+                }
             }
-        }
-        let skip_to = tip.saturating_sub(MAX_CATCH_UP - 1);
-        if skip_to > from {
-            tracing::warn!(
-                "electrum: {} blocks behind; passing on the last {MAX_CATCH_UP}",
-                tip + 1 - from
-            );
-        }
-        let from = from.max(skip_to);
-        for height in from..=tip {
-            let r = server.block_ref(height)?;
-            let raw = server.raw_block(&r)?;
-            tracing::info!(height, "electrum: new block");
-            self.blocks.push_back((height, r.hash.0));
-            if self.blocks.len() > KEEP_BLOCKS {
-                self.blocks.pop_front();
-            }
-            self.stats.blocks += 1;
-            self.queue.push_back(LiveEvent::Block { raw, time: now() });
         }
         Ok(())
     }
@@ -200,37 +173,20 @@ impl ElectrumLive {
         let mut tip = None;
         if self.last_subscribe.elapsed() >= RESUBSCRIBE {
             self.last_subscribe = Instant::now();
-            let t = server
-                .client()
-                .block_headers_subscribe_raw()
-                .map_err(|e| server.error("a header subscription", e))?;
+            let t = server.with("a header subscription", Conn::block_headers_subscribe_raw)?;
             tip = Some(t.height as u32);
         } else {
-            server
-                .client()
-                .ping()
-                .map_err(|e| server.error("a ping", e))?;
+            server.with("a ping", Conn::ping)?;
         }
         self.last_ping = Instant::now();
         loop {
-            let popped = server
-                .client()
-                .block_headers_pop_raw()
-                .map_err(|e| server.error("header notifications", e))?;
+            let popped = server.with("header notifications", Conn::block_headers_pop_raw)?;
             let Some(note) = popped else { break };
             tip = tip.max(Some(note.height as u32));
         }
+        // The same height may still be another block: the follower checks.
         match tip {
-            Some(t) if self.blocks.back().is_none_or(|&(h, _)| t != h) => self.catch_up(t),
-            // The same height may still be another block.
-            Some(t) => {
-                let hash = server.block_ref(t)?.hash.0;
-                if self.blocks.back().is_some_and(|&(_, h)| h != hash) {
-                    self.catch_up(t)
-                } else {
-                    Ok(())
-                }
-            }
+            Some(t) => self.catch_up(t),
             None => Ok(()),
         }
     }
@@ -310,12 +266,34 @@ impl LiveSource for ElectrumLive {
             connected: self.server.is_some(),
             mempool: false,
             backlog: 0,
+            ..LiveStatus::default()
         }
     }
 
     fn follow_from(&mut self, height: u32, hash: [u8; 32]) {
-        if self.blocks.is_empty() {
-            self.blocks.push_back((height, hash));
+        // Nothing passed on yet: the filled block is where the chain goes on
+        // (the tip marked at connecting, if any, is older or the same).
+        if self.stats.blocks == 0 {
+            self.follower.start_at(height, BlockHash(hash));
+        }
+    }
+
+    fn block_source(&mut self) -> Result<Option<&dyn BlockSource>, SourceError> {
+        // Connects (and subscribes) now if need be, trying each server once.
+        let mut last = None;
+        for _ in 0..self.urls.len() {
+            if self.server.is_some() {
+                break;
+            }
+            if let Err(e) = self.connect() {
+                self.fail_over(&e);
+                last = Some(e);
+            }
+        }
+        match (&self.server, last) {
+            (Some(server), _) => Ok(Some(server)),
+            (None, Some(e)) => Err(e),
+            (None, None) => Ok(None),
         }
     }
 }

@@ -18,6 +18,8 @@ pub enum ErrorKind {
 #[derive(Debug)]
 pub struct SourceError {
     kind: ErrorKind,
+    /// The user's input is at fault (a flag, a file, a folder), not the source.
+    input: bool,
     message: String,
     source: Option<Box<dyn StdError + Send + Sync>>,
 }
@@ -33,9 +35,24 @@ impl SourceError {
         Self::new(ErrorKind::Persistent, message)
     }
 
+    /// An error in what the user gave (a flag, a file, a folder of the
+    /// wrong network): persistent, and reported as bad input (exit 2).
+    pub fn bad_input(message: impl Into<String>) -> Self {
+        Self {
+            input: true,
+            ..Self::new(ErrorKind::Persistent, message)
+        }
+    }
+
+    /// Returns true for an error in the user's input rather than the source.
+    pub fn is_bad_input(&self) -> bool {
+        self.input
+    }
+
     fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Self {
             kind,
+            input: false,
             message: message.into(),
             source: None,
         }

@@ -50,7 +50,8 @@ impl EsploraSource {
             .build_blocking();
         Ok(Self {
             client,
-            url: url.to_string(),
+            // Shown in messages: never with credentials.
+            url: crate::redact::redacted(url).into_owned(),
             interval,
             next: Mutex::new(Instant::now()),
         })
@@ -94,10 +95,7 @@ impl EsploraSource {
                 SourceError::persistent(format!("{url} answered HTTP {status} to {what}"))
                     .with_source(e)
             }
-            E::BitReq(_) => {
-                SourceError::transient(format!("cannot reach the Esplora server at {url}"))
-                    .with_source(e)
-            }
+            E::BitReq(_) => crate::tls::unreachable(&format!("the Esplora server at {url}"), e),
             _ => SourceError::persistent(format!("unexpected answer from {url} to {what}"))
                 .with_source(e),
         }

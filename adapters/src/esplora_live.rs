@@ -26,8 +26,9 @@ use bitcoin::hashes::Hash;
 use fiatline_core::{Block, Transaction};
 
 use crate::esplora::EsploraSource;
+use crate::follower::{ChainChange, ChainFollower};
 use crate::live::{LiveEvent, LiveSource, LiveStatus};
-use crate::SourceError;
+use crate::{BlockHash, BlockSource, SourceError};
 
 /// Most blocks fetched when the tip moves; a source that fell further
 /// behind skips to the last ones.
@@ -112,8 +113,11 @@ pub struct EsploraLive {
     mempool: HashMap<[u8; 32], Listed>,
     pending: VecDeque<[u8; 32]>,
     held: Vec<Held>,
-    /// Recent blocks, oldest first: height, hash, txids.
-    blocks: VecDeque<(u32, [u8; 32], HashSet<[u8; 32]>)>,
+    /// The blocks passed on.
+    follower: ChainFollower,
+    /// The txids of the last blocks passed on, oldest first: a txid that
+    /// leaves the mempool into one of them confirmed, else it was removed.
+    confirmed: VecDeque<(BlockHash, HashSet<[u8; 32]>)>,
     queue: VecDeque<LiveEvent>,
     next_poll: Instant,
     backoff: Option<Duration>,
@@ -141,7 +145,8 @@ impl EsploraLive {
             mempool: HashMap::new(),
             pending: VecDeque::new(),
             held: Vec::new(),
-            blocks: VecDeque::new(),
+            follower: ChainFollower::new(KEEP_BLOCKS, MAX_CATCH_UP),
+            confirmed: VecDeque::new(),
             queue: VecDeque::new(),
             next_poll: Instant::now(),
             backoff: None,
@@ -191,9 +196,9 @@ impl EsploraLive {
                 continue;
             };
             let confirmed = self
-                .blocks
+                .confirmed
                 .iter()
-                .any(|(_, _, txids)| txids.contains(&txid));
+                .any(|(_, txids)| txids.contains(&txid));
             match entry.stage {
                 _ if confirmed => {}
                 Stage::Sent => {
@@ -227,75 +232,49 @@ impl EsploraLive {
             Ok(h) => h.to_byte_array(),
             Err(e) => return Err(self.failed("the tip", e)),
         };
-        if self.blocks.back().is_some_and(|(_, hash, _)| *hash == tip) {
+        if self.follower.tip().is_some_and(|(_, hash)| hash.0 == tip) {
             return Ok(());
         }
-        // Height and hash as one pair: the tip may move between requests.
         self.source.pace();
         let height = match self.source.client().get_height() {
             Ok(h) => h,
             Err(e) => return Err(self.failed("the tip height", e)),
         };
-        let Some(&(last, _, _)) = self.blocks.back() else {
-            // The first poll: blocks before now are the caller's to fill.
-            let hash = self.hash_at(height)?;
-            self.blocks.push_back((height, hash, HashSet::new()));
-            return Ok(());
-        };
-        // Drop what the server's chain no longer has.
-        let mut from = last + 1;
-        while let Some(&(h, hash, _)) = self.blocks.back() {
-            if h > height || self.hash_at(h)? != hash {
-                tracing::warn!(height = h, "esplora: block reorganised away");
-                self.blocks.pop_back();
-                from = h;
-            } else {
-                break;
-            }
-        }
-        let skip_to = height.saturating_sub(MAX_CATCH_UP - 1);
-        if skip_to > from {
-            tracing::warn!(
-                "esplora: {} blocks behind; passing on the last {MAX_CATCH_UP}",
-                height + 1 - from
-            );
-        }
-        let from = from.max(skip_to);
-        for h in from..=height {
-            let hash = self.hash_at(h)?;
-            let block = crate::BlockRef {
-                height: h,
-                hash: crate::BlockHash(hash),
-                time: 0,
-            };
-            let raw = crate::BlockSource::raw_block(&self.source, &block).inspect_err(|_| {
+        // Not started (no fill): blocks before now are the caller's to fill.
+        let changes = self
+            .follower
+            .sync_to(&self.source, height)
+            .inspect_err(|_| {
                 self.stats.errors += 1;
             })?;
-            let txids: HashSet<[u8; 32]> = match Block::parse(&raw) {
-                Ok(b) => b.transactions().map(|tx| tx.txid().0).collect(),
-                Err(e) => {
-                    return Err(SourceError::persistent(format!(
-                        "{} sent a malformed block {h}: {e}",
-                        self.source.url()
-                    )))
+        for change in changes {
+            match change {
+                ChainChange::Connected { height, hash, raw } => {
+                    let txids: HashSet<[u8; 32]> = match Block::parse(&raw) {
+                        Ok(b) => b.transactions().map(|tx| tx.txid().0).collect(),
+                        Err(e) => {
+                            return Err(SourceError::persistent(format!(
+                                "{} sent a malformed block {height}: {e}",
+                                self.source.url()
+                            )))
+                        }
+                    };
+                    self.confirmed.push_back((hash, txids));
+                    if self.confirmed.len() > KEEP_BLOCKS {
+                        self.confirmed.pop_front();
+                    }
+                    self.stats.blocks += 1;
+                    self.queue.push_back(LiveEvent::Block { raw, time: now() });
                 }
-            };
-            self.blocks.push_back((h, hash, txids));
-            if self.blocks.len() > KEEP_BLOCKS {
-                self.blocks.pop_front();
+                ChainChange::Disconnected { height, hash } => {
+                    tracing::warn!(height, "esplora: block reorganised away");
+                    self.confirmed.retain(|(h, _)| *h != hash);
+                    self.queue
+                        .push_back(LiveEvent::Disconnected { hash: hash.0 });
+                }
             }
-            self.stats.blocks += 1;
-            self.queue.push_back(LiveEvent::Block { raw, time: now() });
         }
         Ok(())
-    }
-
-    fn hash_at(&mut self, height: u32) -> Result<[u8; 32], SourceError> {
-        self.source.pace();
-        match self.source.client().get_block_hash(height) {
-            Ok(h) => Ok(h.to_byte_array()),
-            Err(e) => Err(self.failed(&format!("the hash at height {height}"), e)),
-        }
     }
 
     /// Fetches pending transactions, [`PARALLEL`] requests at a time (each
@@ -473,12 +452,17 @@ impl LiveSource for EsploraLive {
             connected: self.connected,
             mempool: true,
             backlog: self.backlog() as u64,
+            ..LiveStatus::default()
         }
     }
 
     fn follow_from(&mut self, height: u32, hash: [u8; 32]) {
-        if self.blocks.is_empty() {
-            self.blocks.push_back((height, hash, HashSet::new()));
+        if self.follower.tip().is_none() {
+            self.follower.start_at(height, BlockHash(hash));
         }
+    }
+
+    fn block_source(&mut self) -> Result<Option<&dyn BlockSource>, SourceError> {
+        Ok(Some(&self.source))
     }
 }

@@ -70,7 +70,7 @@ impl ExchangeClient {
     pub fn latest(&self) -> Result<ExchangePrice, SourceError> {
         let url = self.latest_url();
         let quote: Quote = self.get(&url)?;
-        check(&url, &quote)
+        check(&crate::redact::redacted(&url), &quote)
     }
 
     /// Returns the price the feed holds for the moment `timestamp` (Unix
@@ -85,31 +85,32 @@ impl ExchangeClient {
             self.api
         );
         let history: History = self.get(&url)?;
-        let quote = history
-            .prices
-            .first()
-            .ok_or_else(|| SourceError::persistent(format!("{url} has no price for that time")))?;
-        check(&url, quote)
+        let quote = history.prices.first().ok_or_else(|| {
+            let shown = crate::redact::redacted(&url);
+            SourceError::persistent(format!("{shown} has no price for that time"))
+        })?;
+        check(&crate::redact::redacted(&url), quote)
     }
 
     fn get<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, SourceError> {
+        let shown = crate::redact::redacted(url);
         let response = bitreq::get(url)
             .with_timeout(self.timeout)
             .send()
-            .map_err(|e| SourceError::transient(format!("cannot reach {url}")).with_source(e))?;
+            .map_err(|e| crate::tls::unreachable(&shown, e))?;
         let status = response.status_code;
         if status == 429 || status >= 500 {
             return Err(SourceError::transient(format!(
-                "{url} answered HTTP {status}"
+                "{shown} answered HTTP {status}"
             )));
         }
         if status != 200 {
             return Err(SourceError::persistent(format!(
-                "{url} answered HTTP {status}"
+                "{shown} answered HTTP {status}"
             )));
         }
         serde_json::from_slice(response.as_bytes()).map_err(|e| {
-            SourceError::persistent(format!("{url} sent malformed JSON")).with_source(e)
+            SourceError::persistent(format!("{shown} sent malformed JSON")).with_source(e)
         })
     }
 }

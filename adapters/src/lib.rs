@@ -20,10 +20,20 @@
 //!
 //! This crate depends on `fiatline-core`, never the reverse.
 
+pub mod config;
+#[cfg(feature = "consensus")]
+pub mod consensus;
 mod date;
 mod error;
 mod fetch;
+pub mod follower;
+#[cfg(feature = "consensus")]
+pub mod hourly;
 mod live;
+pub mod network;
+#[cfg(feature = "rpc")]
+pub mod node_conf;
+pub mod redact;
 mod retry;
 mod select;
 mod source;
@@ -40,19 +50,26 @@ pub mod esplora;
 pub mod esplora_live;
 #[cfg(feature = "exchange")]
 pub mod exchange;
+#[cfg(feature = "zmq")]
+mod mempool_load;
 #[cfg(feature = "replay")]
 pub mod replay;
+#[cfg(feature = "consensus")]
+pub mod report;
 #[cfg(feature = "rpc")]
 pub mod rpc;
+#[cfg(feature = "tls")]
+pub mod tls;
 #[cfg(feature = "zmq")]
 pub mod zmq;
 #[cfg(feature = "fiatline-core")]
 pub mod zmq_message;
 
-pub use date::{parse_dates, DateError, UtcDate};
+pub use date::{parse_dates, parse_dates_between, DateError, UtcDate};
 pub use error::{ErrorKind, SourceError};
 pub use fetch::fetch_in_order;
-pub use live::{LiveEvent, LiveSource, LiveStatus};
+pub use live::{Clock, LiveEvent, LiveSource, LiveStatus};
+pub use network::Network;
 pub use retry::Retry;
 pub use select::{select, SelectError, Selection, CONFIRMATIONS};
 pub use source::{BlockHash, BlockRef, BlockSource};

@@ -3,10 +3,11 @@
 
 use std::time::Duration;
 
-use crate::SourceError;
+use crate::{BlockSource, SourceError};
 
 /// Something that happened at a live source.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum LiveEvent {
     /// A transaction entered the mempool (or a recording), first seen at `time`.
     Tx {
@@ -28,6 +29,13 @@ pub enum LiveEvent {
         /// When it arrived, Unix seconds.
         time: u32,
     },
+    /// A block left the chain (a reorganisation); its hash in internal
+    /// byte order. Its transactions stay in a live window: they are still
+    /// real payments, most of them back in the mempool.
+    Disconnected {
+        /// The block's hash.
+        hash: [u8; 32],
+    },
     /// Messages may have been missed (a gap in sequence numbers, or a
     /// reconnect); what follows is a resynchronisation of the mempool.
     Resync,
@@ -36,15 +44,36 @@ pub enum LiveEvent {
 }
 
 /// What a live source can say of itself, for `/health`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct LiveStatus {
     /// Receiving now.
     pub connected: bool,
+    /// Times messages were lost (sequence gaps, reconnects).
+    pub gaps: u64,
+    /// Resynchronisations completed (mempool listings loaded).
+    pub resyncs: u64,
+    /// Attempts that failed and were tried again (a node still starting).
+    pub retries: u64,
+    /// Inputs the source skipped as malformed (counted and logged there).
+    pub skipped: u64,
+    /// The source stopped for good on an error (a damaged recording).
+    pub failed: bool,
     /// Whether the source sees the mempool, or only blocks.
     pub mempool: bool,
     /// Transactions the source knows of but has not passed on yet (a
     /// polling source working through a mempool listing).
     pub backlog: u64,
+}
+
+/// Whose clock a source's times follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Clock {
+    /// The wall clock: a live node's events happen now.
+    #[default]
+    Wall,
+    /// The recording's: its times are when they were recorded, and the
+    /// window expires by them.
+    Recorded,
 }
 
 /// A source of live events.
@@ -68,5 +97,21 @@ pub trait LiveSource: Send {
     /// others ignore this.
     fn follow_from(&mut self, height: u32, hash: [u8; 32]) {
         let _ = (height, hash);
+    }
+
+    /// Whose clock the source's times follow (the wall clock, unless it
+    /// replays a recording).
+    fn clock(&self) -> Clock {
+        Clock::Wall
+    }
+
+    /// The source's own way to confirmed blocks (Core's RPC beside ZMQ, the
+    /// Esplora or Electrum server itself), to fill the window at start
+    /// without a second connection; `None` for a recording.
+    ///
+    /// # Errors
+    /// Returns a [`SourceError`] when the source has to connect for it and cannot.
+    fn block_source(&mut self) -> Result<Option<&dyn BlockSource>, SourceError> {
+        Ok(None)
     }
 }

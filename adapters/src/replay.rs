@@ -11,17 +11,10 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use crate::live::{LiveEvent, LiveSource, LiveStatus};
+use crate::live::{Clock, LiveEvent, LiveSource, LiveStatus};
 use crate::SourceError;
 
-/// How fast a recording plays.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Speed {
-    /// Recorded time divided by this factor (1.0 is real time).
-    Times(f64),
-    /// No waiting at all.
-    Fastest,
-}
+pub use crate::config::ReplaySpeed as Speed;
 
 #[derive(Deserialize)]
 struct Line {
@@ -50,7 +43,12 @@ pub struct ReplaySource {
     pending: Option<(u64, Vec<u8>)>,
     stats: ReplayStats,
     done: bool,
+    /// The recording could not be read to its end.
+    failed: bool,
 }
+
+/// Longest line read; longer ones are skipped.
+const MAX_LINE: u64 = 16 * 1024 * 1024;
 
 impl std::fmt::Debug for ReplaySource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -68,7 +66,7 @@ impl ReplaySource {
     /// Returns a persistent error when the file cannot be opened.
     pub fn open(path: &Path, speed: Speed) -> Result<Self, SourceError> {
         let file = File::open(path).map_err(|e| {
-            SourceError::persistent(format!("cannot open the recording {}", path.display()))
+            SourceError::bad_input(format!("cannot open the recording {}", path.display()))
                 .with_source(e)
         })?;
         let mut reader = BufReader::new(file);
@@ -93,6 +91,7 @@ impl ReplaySource {
             pending: None,
             stats: ReplayStats::default(),
             done: false,
+            failed: false,
         }
     }
 
@@ -101,34 +100,52 @@ impl ReplaySource {
         self.stats
     }
 
-    /// Reads lines until one holds a well-formed transaction; `None` at the end.
+    /// Reads lines until one holds a well-formed transaction; `None` at the
+    /// end. A line that is not UTF-8, not JSON, or over [`MAX_LINE`] is
+    /// skipped, counted and logged; only a failure to read stops.
     fn read_next(&mut self) -> Result<Option<(u64, Vec<u8>)>, SourceError> {
-        let mut buf = String::new();
+        let mut buf = Vec::new();
         loop {
             buf.clear();
             let n = (&mut self.lines)
-                .take(16 * 1024 * 1024)
-                .read_line(&mut buf)
+                .take(MAX_LINE)
+                .read_until(b'\n', &mut buf)
                 .map_err(|e| {
-                    SourceError::persistent(format!("cannot read the recording {}", self.name))
-                        .with_source(e)
+                    SourceError::persistent(format!(
+                        "cannot read the recording {} after line {} (truncated or damaged)",
+                        self.name, self.stats.lines
+                    ))
+                    .with_source(e)
                 })?;
             if n == 0 {
                 return Ok(None);
             }
             self.stats.lines += 1;
-            let text = buf.trim();
+            if n as u64 == MAX_LINE && buf.last() != Some(&b'\n') {
+                // The rest of an overlong line, up to its end, goes too.
+                let mut rest = Vec::new();
+                let _ = self.lines.read_until(b'\n', &mut rest);
+                self.skip("a line over 16 MiB");
+                continue;
+            }
+            let Ok(text) = std::str::from_utf8(&buf) else {
+                self.skip("a line that is not UTF-8");
+                continue;
+            };
+            let text = text.trim();
             if text.is_empty() {
                 continue;
             }
             match parse_line(text) {
                 Ok(tx) => return Ok(Some(tx)),
-                Err(why) => {
-                    self.stats.skipped += 1;
-                    tracing::warn!(recording = %self.name, line = self.stats.lines, "skipped: {why}");
-                }
+                Err(why) => self.skip(&why),
             }
         }
+    }
+
+    fn skip(&mut self, why: &str) {
+        self.stats.skipped += 1;
+        tracing::warn!(recording = %self.name, line = self.stats.lines, "skipped: {why}");
     }
 
     /// When the line recorded at `t` is due.
@@ -161,13 +178,26 @@ impl LiveSource for ReplaySource {
         "replay"
     }
 
+    fn clock(&self) -> Clock {
+        Clock::Recorded
+    }
+
     fn next_event(&mut self, timeout: Duration) -> Result<Option<LiveEvent>, SourceError> {
         if self.done {
             std::thread::sleep(timeout);
             return Ok(None);
         }
         if self.pending.is_none() {
-            self.pending = self.read_next()?;
+            self.pending = match self.read_next() {
+                Ok(p) => p,
+                Err(e) => {
+                    // What was read stands; the recording ends here, failed.
+                    self.done = true;
+                    self.failed = true;
+                    tracing::error!("{e}");
+                    return Err(e);
+                }
+            };
             if self.pending.is_none() {
                 self.done = true;
                 return Ok(Some(LiveEvent::End));
@@ -202,6 +232,9 @@ impl LiveSource for ReplaySource {
             connected: !self.done,
             mempool: true,
             backlog: 0,
+            skipped: self.stats.skipped,
+            failed: self.failed,
+            ..LiveStatus::default()
         }
     }
 }

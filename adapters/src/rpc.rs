@@ -8,6 +8,8 @@ use jsonrpc::bitreq_http::{self, BitreqHttpTransport};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::network::Network;
+use crate::node_conf::NodeConf;
 use crate::{BlockHash, BlockRef, BlockSource, SourceError};
 
 /// Requests per batch: enough to hide round trips, small enough for Core's
@@ -31,61 +33,84 @@ pub struct RpcConfig {
     pub url: String,
     /// Credentials.
     pub auth: Auth,
+    /// The node's network, for messages (a cookie looked for in the wrong
+    /// network's folder is the usual mistake).
+    pub network: Network,
 }
 
 impl RpcConfig {
-    /// Reads a data directory as the reference does: `bitcoin.conf` or
-    /// `bitcoin_rw.conf` for `rpcuser`, `rpcpassword`, `rpccookiefile`,
+    /// A mainnet node at `url` with `auth`.
+    pub fn new(url: impl Into<String>, auth: Auth) -> Self {
+        Self {
+            url: url.into(),
+            auth,
+            network: Network::Main,
+        }
+    }
+
+    /// Reads a data directory as `bitcoin-cli` does (see [`NodeConf`]):
+    /// `bitcoin.conf` (or `bitcoin_rw.conf`, as the reference reads it) for
+    /// the network and its `rpcuser`, `rpcpassword`, `rpccookiefile`,
     /// `rpcconnect` and `rpcport`; without a user and password, the cookie
-    /// file (default `<datadir>/.cookie`).
+    /// in the network's folder.
     ///
     /// # Errors
-    /// Returns a persistent error when neither configuration file exists or
-    /// one cannot be read.
+    /// Returns a persistent error when the configuration cannot be read.
     pub fn from_datadir(datadir: &Path) -> Result<Self, SourceError> {
-        let conf = ["bitcoin.conf", "bitcoin_rw.conf"]
-            .iter()
-            .map(|name| datadir.join(name))
-            .find(|p| p.exists())
-            .ok_or_else(|| {
-                SourceError::persistent(format!(
-                    "no bitcoin.conf or bitcoin_rw.conf in {} (pass --datadir, or --rpc-url with credentials)",
-                    datadir.display()
-                ))
-            })?;
-        let text = std::fs::read_to_string(&conf).map_err(|e| {
-            SourceError::persistent(format!("cannot read {}", conf.display())).with_source(e)
-        })?;
-        let setting = |key: &str| conf_value(&text, key);
-        let host = setting("rpcconnect").unwrap_or_else(|| "127.0.0.1".into());
-        let port = setting("rpcport").unwrap_or_else(|| "8332".into());
-        let auth = match (setting("rpcuser"), setting("rpcpassword")) {
-            (Some(user), Some(password)) => Auth::UserPass(user, password),
-            _ => Auth::CookieFile(
-                setting("rpccookiefile").map_or_else(|| datadir.join(".cookie"), PathBuf::from),
-            ),
-        };
-        Ok(Self {
-            url: format!("http://{host}:{port}"),
-            auth,
-        })
+        Ok(NodeConf::read(datadir, None)?.rpc())
     }
 }
 
-/// The last value of `key` in a `bitcoin.conf` text (later lines win, as in Core).
-fn conf_value(text: &str, key: &str) -> Option<String> {
-    text.lines()
-        .rev()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .filter_map(|l| l.split_once('='))
-        .filter(|(k, _)| k.trim() == key)
-        .map(|(_, v)| v.trim().trim_matches('"').to_string())
-        .next()
+/// A transaction of the node's mempool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MempoolEntry {
+    /// Its txid, internal byte order.
+    pub txid: [u8; 32],
+    /// When the node first saw it, Unix seconds.
+    pub time: u32,
+    /// Its parents still in the mempool.
+    pub depends: Vec<[u8; 32]>,
+}
+
+/// Reorders `entries` so every parent comes before its children, keeping
+/// the given order otherwise.
+fn parents_first(entries: Vec<MempoolEntry>) -> Vec<MempoolEntry> {
+    use std::collections::HashMap;
+    let at: HashMap<[u8; 32], usize> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.txid, i))
+        .collect();
+    let mut done = vec![false; entries.len()];
+    let mut order = Vec::with_capacity(entries.len());
+    for start in 0..entries.len() {
+        // Depth first over unvisited parents, without recursion.
+        let mut stack = vec![(start, false)];
+        while let Some((i, expanded)) = stack.pop() {
+            if done[i] {
+                continue;
+            }
+            if expanded {
+                done[i] = true;
+                order.push(i);
+                continue;
+            }
+            stack.push((i, true));
+            for p in &entries[i].depends {
+                if let Some(&j) = at.get(p) {
+                    if !done[j] {
+                        stack.push((j, false));
+                    }
+                }
+            }
+        }
+    }
+    let mut slots: Vec<Option<MempoolEntry>> = entries.into_iter().map(Some).collect();
+    order.into_iter().filter_map(|i| slots[i].take()).collect()
 }
 
 /// A Bitcoin Core node reached over JSON-RPC.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct RpcSource {
     config: RpcConfig,
     timeout: Duration,
@@ -109,13 +134,27 @@ impl RpcSource {
         let (user, password) = match &self.config.auth {
             Auth::UserPass(u, p) => (u.clone(), p.clone()),
             Auth::CookieFile(path) => {
+                let network = self.config.network;
                 let cookie = std::fs::read_to_string(path).map_err(|e| {
-                    // The node writes its cookie when it starts: not there yet is worth a retry.
-                    SourceError::transient(format!(
-                        "cannot read the RPC cookie file {} (is bitcoind running with server=1?)",
-                        path.display()
-                    ))
-                    .with_source(e)
+                    let folder = path.parent().unwrap_or(path);
+                    if folder.is_dir() {
+                        // The node writes its cookie when its RPC server
+                        // starts: not there yet is worth a retry.
+                        SourceError::transient(format!(
+                            "no RPC cookie at {}: is bitcoind running on {network}? (a node \
+                             writes it when it starts; a node set up with rpcuser/rpcpassword \
+                             needs --rpc-user and --rpc-password instead)",
+                            path.display()
+                        ))
+                        .with_source(e)
+                    } else {
+                        SourceError::bad_input(format!(
+                            "no folder {} for the RPC cookie: is --datadir the node's data \
+                             directory, and --chain its network ({network})?",
+                            folder.display()
+                        ))
+                        .with_source(e)
+                    }
                 })?;
                 let (u, p) = cookie.trim().split_once(':').ok_or_else(|| {
                     SourceError::persistent(format!("malformed cookie file {}", path.display()))
@@ -178,7 +217,7 @@ impl RpcSource {
     /// Classifies an error so retry policy follows from its kind.
     fn error(&self, e: impl Into<jsonrpc::Error>) -> SourceError {
         let e = e.into();
-        let url = &self.config.url;
+        let url = crate::redact::redacted(&self.config.url);
         match &e {
             jsonrpc::Error::Transport(inner) => match inner.downcast_ref::<bitreq_http::Error>() {
                 Some(bitreq_http::Error::Http(http)) if http.status_code == 401 => {
@@ -196,7 +235,7 @@ impl RpcSource {
                     "the node at {url} answered HTTP {}",
                     http.status_code
                 )),
-                _ => SourceError::transient(format!("cannot reach the node at {url}")).with_source(e),
+                _ => crate::tls::unreachable(&format!("the node at {url}"), e),
             },
             // -28: warming up (loading the block index); -1 covers shutting down.
             jsonrpc::Error::Rpc(rpc) if rpc.code == -28 => {
@@ -211,27 +250,38 @@ impl RpcSource {
 }
 
 impl RpcSource {
-    /// Returns the mempool's txids (internal byte order) with their
-    /// first-seen times (`getrawmempool true`).
+    /// Returns the mempool (`getrawmempool true`): each transaction's txid,
+    /// first-seen time and in-mempool parents, parents before children
+    /// (the node lists them in no useful order; the same-day rule needs
+    /// parents first), and else by first-seen time.
     ///
     /// # Errors
     /// As any call to the node.
-    pub fn mempool(&self) -> Result<Vec<([u8; 32], u32)>, SourceError> {
+    pub fn mempool(&self) -> Result<Vec<MempoolEntry>, SourceError> {
         #[derive(Deserialize)]
         struct Entry {
             time: u64,
+            #[serde(default)]
+            depends: Vec<String>,
         }
         let entries: std::collections::HashMap<String, Entry> =
             self.call("getrawmempool", "[true]")?;
-        entries
+        let mut listed = entries
             .into_iter()
             .map(|(txid, e)| {
-                Ok((
-                    txid.parse::<BlockHash>()?.0,
-                    u32::try_from(e.time).unwrap_or(u32::MAX),
-                ))
+                Ok(MempoolEntry {
+                    txid: txid.parse::<BlockHash>()?.0,
+                    time: u32::try_from(e.time).unwrap_or(u32::MAX),
+                    depends: e
+                        .depends
+                        .iter()
+                        .map(|d| d.parse::<BlockHash>().map(|h| h.0))
+                        .collect::<Result<_, _>>()?,
+                })
             })
-            .collect()
+            .collect::<Result<Vec<_>, SourceError>>()?;
+        listed.sort_by_key(|e| (e.time, e.txid));
+        Ok(parents_first(listed))
     }
 
     /// Returns raw transactions by txid (internal byte order), batched;
@@ -303,20 +353,5 @@ impl BlockSource for RpcSource {
             SourceError::persistent(format!("block {} from the node is not hex", block.hash))
                 .with_source(e)
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn conf_values_follow_core() {
-        let text =
-            "# comment\nrpcuser=alice\n rpcpassword = \"s3cret\" \nrpcport=1\nrpcport=18443\n";
-        assert_eq!(conf_value(text, "rpcuser").as_deref(), Some("alice"));
-        assert_eq!(conf_value(text, "rpcpassword").as_deref(), Some("s3cret"));
-        assert_eq!(conf_value(text, "rpcport").as_deref(), Some("18443"));
-        assert_eq!(conf_value(text, "rpcconnect"), None);
     }
 }

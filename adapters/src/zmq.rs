@@ -14,15 +14,21 @@
 //! logged and skipped.
 
 use std::collections::{HashMap, VecDeque};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::follower::{ChainChange, ChainFollower};
 use crate::live::{LiveEvent, LiveSource, LiveStatus};
+use crate::mempool_load::{LoadCounters, MempoolLoader};
 use crate::rpc::RpcSource;
 use crate::zmq_message::decode;
-use crate::SourceError;
+use crate::{BlockHash, BlockSource, SourceError};
 
 const TOPICS: [&str; 3] = ["rawtx", "sequence", "rawblock"];
 const MONITOR: &str = "inproc://fiatline-zmq-monitor";
+/// Recent blocks remembered to find a fork.
+const KEEP_BLOCKS: usize = 12;
+/// Most blocks caught up at once.
+const MAX_CATCH_UP: u32 = 24;
 
 /// Counts of what the source received.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -33,8 +39,10 @@ pub struct ZmqStats {
     pub malformed: u64,
     /// Gaps in sequence numbers.
     pub gaps: u64,
-    /// Mempool resynchronisations done.
+    /// Resynchronisations asked for (gaps and reconnects).
     pub resyncs: u64,
+    /// Block catch-ups that failed and were tried again.
+    pub retries: u64,
 }
 
 /// A ZMQ subscriber to one or more Core endpoints.
@@ -42,6 +50,14 @@ pub struct ZmqSource {
     socket: zmq::Socket,
     monitor: zmq::Socket,
     rpc: Option<RpcSource>,
+    /// Loads the mempool at start and after every gap, off this thread.
+    loader: Option<MempoolLoader>,
+    /// The blocks passed on, to catch up those published while disconnected.
+    follower: ChainFollower,
+    /// A catch-up of blocks is due (at or after this instant).
+    catch_up: Option<Instant>,
+    /// Wait before the next catch-up after a failed one.
+    catch_up_wait: Duration,
     last_seq: HashMap<String, u32>,
     queue: VecDeque<LiveEvent>,
     connected: bool,
@@ -115,10 +131,20 @@ impl ZmqSource {
                 SourceError::persistent(format!("ZMQ: bad endpoint {endpoint}")).with_source(e)
             })?;
         }
+        // The node's mempool at start: tens of thousands of transactions
+        // on mainnet that would otherwise wait to confirm.
+        let loader = rpc.clone().map(MempoolLoader::start);
+        if let Some(l) = &loader {
+            l.request();
+        }
         Ok(Self {
             socket,
             monitor,
             rpc,
+            loader,
+            follower: ChainFollower::new(KEEP_BLOCKS, MAX_CATCH_UP),
+            catch_up: None,
+            catch_up_wait: Duration::from_secs(1),
             last_seq: HashMap::new(),
             queue: VecDeque::new(),
             connected: false,
@@ -154,32 +180,52 @@ impl ZmqSource {
         }
     }
 
-    /// Queues a resync marker and, with RPC, the whole mempool.
+    /// After a gap or a reconnect: the whole mempool again (on the loader's
+    /// thread) and the blocks published meanwhile.
     fn resync(&mut self) {
         self.stats.resyncs += 1;
-        self.queue.push_back(LiveEvent::Resync);
-        let Some(rpc) = &self.rpc else {
+        let Some(loader) = &self.loader else {
             tracing::warn!(
                 "ZMQ gap or reconnect, and no RPC to resync from: missed transactions stay missing"
             );
+            self.queue.push_back(LiveEvent::Resync);
             return;
         };
-        let fetched = rpc.mempool().and_then(|entries| {
-            let txids: Vec<[u8; 32]> = entries.iter().map(|(t, _)| *t).collect();
-            Ok(entries
-                .into_iter()
-                .zip(rpc.raw_transactions(&txids)?)
-                .collect::<Vec<_>>())
-        });
-        match fetched {
-            Ok(entries) => {
-                for ((_, time), raw) in entries {
-                    if let Some(raw) = raw {
-                        self.queue.push_back(LiveEvent::Tx { raw, time });
-                    }
+        loader.request();
+        self.catch_up.get_or_insert_with(Instant::now);
+    }
+
+    /// Brings the blocks the node has and this source has not passed on
+    /// (published while disconnected, or a reorganisation's).
+    fn catch_up_blocks(&mut self) {
+        let (Some(due), Some(rpc)) = (self.catch_up, &self.rpc) else {
+            return;
+        };
+        if Instant::now() < due {
+            return;
+        }
+        match self.follower.sync(rpc) {
+            Ok(changes) => {
+                self.catch_up = None;
+                self.catch_up_wait = Duration::from_secs(1);
+                for change in changes {
+                    self.queue.push_back(match change {
+                        ChainChange::Connected { raw, .. } => LiveEvent::Block { raw, time: now() },
+                        ChainChange::Disconnected { hash, .. } => {
+                            LiveEvent::Disconnected { hash: hash.0 }
+                        }
+                    });
                 }
             }
-            Err(e) => tracing::warn!("mempool resync through RPC failed: {e}"),
+            Err(e) => {
+                self.stats.retries += 1;
+                tracing::warn!(
+                    "ZMQ: cannot catch up blocks yet ({e}); again in {} s",
+                    self.catch_up_wait.as_secs()
+                );
+                self.catch_up = Some(Instant::now() + self.catch_up_wait);
+                self.catch_up_wait = (self.catch_up_wait * 2).min(Duration::from_secs(30));
+            }
         }
     }
 
@@ -189,9 +235,23 @@ impl ZmqSource {
             Err(why) => self.malformed(&why),
             Ok(d) => {
                 self.track(d.topic, d.seq);
-                if let Some(event) = d.event {
-                    self.stats.messages += 1;
-                    self.queue.push_back(event);
+                match d.event {
+                    // The follower reports disconnections, with the blocks
+                    // that replace them: a catch-up does both.
+                    Some(LiveEvent::Disconnected { .. }) => {
+                        self.stats.messages += 1;
+                        self.catch_up.get_or_insert_with(Instant::now);
+                    }
+                    Some(LiveEvent::Block { raw, time }) => {
+                        self.stats.messages += 1;
+                        self.note_block(&raw);
+                        self.queue.push_back(LiveEvent::Block { raw, time });
+                    }
+                    Some(event) => {
+                        self.stats.messages += 1;
+                        self.queue.push_back(event);
+                    }
+                    None => {}
                 }
             }
         }
@@ -208,6 +268,25 @@ impl ZmqSource {
         }
     }
 
+    /// A block that does not extend the blocks passed on means a
+    /// reorganisation or a missed block: a catch-up sorts it out.
+    fn note_block(&mut self, raw: &[u8]) {
+        let (Some(header), true) = (raw.get(..80), self.follower.tip().is_some()) else {
+            return;
+        };
+        let prev = header
+            .get(4..36)
+            .and_then(|p| <[u8; 32]>::try_from(p).ok())
+            .map_or_else(BlockHash::default, BlockHash);
+        if self
+            .follower
+            .note(prev, BlockHash::of_header(header))
+            .is_none()
+        {
+            self.catch_up.get_or_insert_with(Instant::now);
+        }
+    }
+
     fn malformed(&mut self, why: &str) {
         self.stats.malformed += 1;
         tracing::warn!("skipped a ZMQ message: {why}");
@@ -215,11 +294,19 @@ impl ZmqSource {
 }
 
 impl LiveSource for ZmqSource {
+    fn block_source(&mut self) -> Result<Option<&dyn BlockSource>, SourceError> {
+        Ok(self.rpc.as_ref().map(|r| r as &dyn BlockSource))
+    }
+
     fn name(&self) -> &'static str {
         "zmq"
     }
 
     fn next_event(&mut self, timeout: Duration) -> Result<Option<LiveEvent>, SourceError> {
+        if let Some(loader) = &self.loader {
+            loader.drain(&mut self.queue, 2_000);
+        }
+        self.catch_up_blocks();
         if let Some(e) = self.queue.pop_front() {
             return Ok(Some(e));
         }
@@ -243,10 +330,23 @@ impl LiveSource for ZmqSource {
     }
 
     fn status(&self) -> LiveStatus {
+        let load = self.loader.as_ref().map(|l| &l.counters);
+        let read = |f: fn(&LoadCounters) -> &std::sync::atomic::AtomicU64| {
+            load.map_or(0, |c| f(c).load(std::sync::atomic::Ordering::Relaxed))
+        };
         LiveStatus {
             connected: self.connected,
             mempool: true,
-            backlog: 0,
+            backlog: self.loader.as_ref().map_or(0, MempoolLoader::backlog),
+            gaps: self.stats.gaps,
+            skipped: self.stats.malformed,
+            resyncs: read(|c| &c.listings),
+            retries: self.stats.retries + read(|c| &c.failures),
+            ..LiveStatus::default()
         }
+    }
+
+    fn follow_from(&mut self, height: u32, hash: [u8; 32]) {
+        self.follower.start_at(height, BlockHash(hash));
     }
 }

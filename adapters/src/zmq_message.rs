@@ -65,7 +65,8 @@ pub fn decode(frames: &[Vec<u8>], now: u32) -> Result<Decoded, String> {
 }
 
 /// A `sequence` body: a 32-byte hash in display order, a label, and for
-/// `A`/`R` an 8-byte mempool sequence. Only `R` (removed) needs action.
+/// `A`/`R` an 8-byte mempool sequence. `R` (removed) and `D` (a block
+/// disconnected) need action; `A` and `C` come with `rawtx` and `rawblock`.
 fn sequence_event(body: &[u8]) -> Result<Option<LiveEvent>, String> {
     let (hash, rest) = body
         .split_first_chunk::<32>()
@@ -77,7 +78,12 @@ fn sequence_event(body: &[u8]) -> Result<Option<LiveEvent>, String> {
             txid.reverse();
             Ok(Some(LiveEvent::Gone { txid }))
         }
-        Some(b'A' | b'C' | b'D') => Ok(None),
+        Some(b'D') => {
+            let mut hash = *hash;
+            hash.reverse();
+            Ok(Some(LiveEvent::Disconnected { hash }))
+        }
+        Some(b'A' | b'C') => Ok(None),
         Some(other) => Err(format!("sequence label {other:#04x}")),
         None => Err("a sequence body under 33 bytes".into()),
     }

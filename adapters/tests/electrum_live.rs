@@ -219,4 +219,9 @@ fn tls_works_and_a_self_signed_certificate_is_refused_unless_accepted() {
         ]
     );
     assert!(source.status().connected);
+    // A header announcement over TLS brings the next block (well before the
+    // subscription is renewed, after RESUBSCRIBE: only the notification can).
+    server.announce(FIRST + 3);
+    let seen = blocks_until(&mut source, 3);
+    assert_eq!(seen, [(FIRST + 3, chain.blocks[3].hash)]);
 }

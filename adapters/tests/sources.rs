@@ -32,10 +32,10 @@ fn chain() -> Chain {
 }
 
 fn rpc(server: &RpcServer, password: &str) -> RpcSource {
-    RpcSource::new(RpcConfig {
-        url: server.url(),
-        auth: Auth::UserPass("user".into(), password.into()),
-    })
+    RpcSource::new(RpcConfig::new(
+        server.url(),
+        Auth::UserPass("user".into(), password.into()),
+    ))
 }
 
 /// The price of the chain's blocks at `heights`, by the core alone.
@@ -155,15 +155,20 @@ fn blk_files_with_and_without_a_key_and_with_a_stale_block() {
 fn blk_files_of_another_network_are_refused_clearly() {
     let dir = tempdir("magic");
     write_blocks_dir(&dir, &chain(), &[0, 1], 2, None);
-    let s = BlkSource::open_with_magic(&dir, [0xfa, 0xbf, 0xb5, 0xda]).unwrap();
+    let s = BlkSource::open_network(&dir, fiatline_adapters::Network::Regtest).unwrap();
     let e = s.tip_height().unwrap_err();
-    assert!(!e.is_transient());
-    assert!(e.to_string().contains("network magic f9beb4d9"), "{e}");
+    assert!(e.is_bad_input(), "{e}");
+    assert!(
+        e.to_string()
+            .contains("holds main blocks, not regtest: pass --chain main"),
+        "{e}"
+    );
     let empty = tempdir("empty");
-    assert!(BlkSource::open(&empty)
-        .unwrap_err()
-        .to_string()
-        .contains("no blk*.dat"));
+    let e = BlkSource::open(&empty).unwrap_err();
+    assert!(
+        e.is_bad_input() && e.to_string().contains("no blk*.dat"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -188,10 +193,10 @@ fn rpc_node_down_is_transient_and_bounded() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let source = RpcSource::new(RpcConfig {
-        url: format!("http://127.0.0.1:{port}"),
-        auth: Auth::UserPass("u".into(), "p".into()),
-    });
+    let source = RpcSource::new(RpcConfig::new(
+        format!("http://127.0.0.1:{port}"),
+        Auth::UserPass("u".into(), "p".into()),
+    ));
     let e = FAST.run(|| source.tip_height()).unwrap_err();
     assert!(e.is_transient());
     assert!(e.to_string().contains("cannot reach the node"), "{e}");
@@ -223,11 +228,49 @@ fn rpc_cookie_found_through_the_data_directory() {
     let config = RpcConfig::from_datadir(&dir).unwrap();
     assert_eq!(config.url, format!("http://127.0.0.1:{port}"));
     assert_eq!(RpcSource::new(config).tip_height().unwrap(), 840_011);
-    let missing = tempdir("nodatadir");
-    assert!(RpcConfig::from_datadir(&missing)
-        .unwrap_err()
-        .to_string()
-        .contains("no bitcoin.conf"));
+    // No bitcoin.conf: Core's defaults, as bitcoin-cli reads them.
+    let bare = tempdir("nodatadir");
+    let config = RpcConfig::from_datadir(&bare).unwrap();
+    assert_eq!(config.url, "http://127.0.0.1:8332");
+    assert_eq!(config.auth, Auth::CookieFile(bare.join(".cookie")));
+
+    // regtest=1: the cookie is in regtest/, and rpcport in [regtest].
+    let regtest = tempdir("regtest-datadir");
+    std::fs::write(
+        regtest.join("bitcoin.conf"),
+        format!(
+            "regtest=1
+server=1
+rpcport=1
+[regtest]
+rpcport={port}
+"
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir_all(regtest.join("regtest")).unwrap();
+    std::fs::write(regtest.join("regtest/.cookie"), "__cookie__:abc123").unwrap();
+    let config = RpcConfig::from_datadir(&regtest).unwrap();
+    assert_eq!(config.network, fiatline_adapters::Network::Regtest);
+    assert_eq!(RpcSource::new(config).tip_height().unwrap(), 840_011);
+
+    // A network folder that does not exist: the data directory or the
+    // network is wrong, which no retry mends.
+    let e = RpcSource::new(
+        fiatline_adapters::node_conf::NodeConf::read(
+            &bare,
+            Some(fiatline_adapters::Network::Signet),
+        )
+        .unwrap()
+        .rpc(),
+    )
+    .tip_height()
+    .unwrap_err();
+    assert!(e.is_bad_input(), "{e}");
+    assert!(
+        e.to_string().contains("--chain its network (signet)"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -293,9 +336,6 @@ fn date_mode_takes_the_day_from_its_first_block() {
     );
 }
 
-fn tempdir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("fiatline-adapters-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+fn tempdir(name: &str) -> fiatline_testkit::TempDirPath {
+    fiatline_testkit::TempDirPath::new(&format!("adapters-{name}"))
 }

@@ -49,10 +49,10 @@ fn seen(events: &[LiveEvent]) -> HashSet<[u8; 32]> {
 fn gaps_garbage_and_a_restart_lose_nothing() {
     let txs = txs();
     let node = RpcServer::start(Chain::generate_light(1, vec![1], 1), "u", "p");
-    let rpc = RpcSource::new(RpcConfig {
-        url: node.url(),
-        auth: Auth::UserPass("u".into(), "p".into()),
-    });
+    let rpc = RpcSource::new(RpcConfig::new(
+        node.url(),
+        Auth::UserPass("u".into(), "p".into()),
+    ));
     let mut publisher = ZmqPublisher::bind("tcp://127.0.0.1:0");
     let endpoint = publisher.endpoint().to_string();
     let mut source = ZmqSource::connect(std::slice::from_ref(&endpoint), Some(rpc)).unwrap();

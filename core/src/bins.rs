@@ -1,4 +1,4 @@
-//! The histogram's bins (ALGORITHM.md step 5): 200 per decade of BTC, from
+//! The histogram's bins (docs/algorithm.md step 5): 200 per decade of BTC, from
 //! 1e-6 to 1e6, after a first bin for zero.
 
 use crate::tables::BIN_EDGES;

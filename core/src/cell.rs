@@ -30,6 +30,8 @@ pub trait Words<const N: usize>: Copy {
 pub struct SeqCell<const N: usize> {
     seq: AtomicU32,
     words: [AtomicU32; N],
+    // Read only by `writer`, which needs compare-and-swap.
+    #[cfg_attr(not(any(loom, target_has_atomic = "8")), allow(dead_code))]
     writer_taken: AtomicBool,
 }
 
@@ -68,6 +70,11 @@ impl<const N: usize> SeqCell<N> {
 
     /// Returns the cell's writer, once: a second call gets `None`, so two
     /// writers can never interleave.
+    ///
+    /// Handing out exactly one writer takes an atomic swap, so this exists
+    /// only on targets with compare-and-swap (not on Cortex-M0's
+    /// `thumbv6m` or `riscv32imc`); reading works everywhere.
+    #[cfg(any(loom, target_has_atomic = "8"))]
     pub fn writer(&self) -> Option<Writer<'_, N>> {
         (!self.writer_taken.swap(true, Ordering::AcqRel)).then_some(Writer { cell: self })
     }
@@ -125,98 +132,39 @@ impl<const N: usize> Writer<'_, N> {
     }
 }
 
-/// The part of an estimate the server publishes for its readers.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct Latest {
-    /// Final price, USD.
-    pub price: f64,
-    /// Rough price, USD.
-    pub rough: u32,
-    /// Confidence in [0, 1].
-    pub confidence: f64,
-    /// Price points found.
-    pub points: u32,
-    /// Price points within 5% of the price.
-    pub points_in_range: u32,
-    /// Outputs considered.
-    pub outputs: u32,
-    /// First-seen time of the window's oldest transaction.
-    pub oldest: u32,
-    /// First-seen time of the window's newest transaction.
-    pub newest: u32,
-    /// When the estimate was made (Unix seconds).
-    pub at: u32,
-}
-
-/// Words in a [`Latest`].
-pub const LATEST_WORDS: usize = 11;
-
-fn split(x: f64) -> [u32; 2] {
-    let b = x.to_bits();
-    [b as u32, (b >> 32) as u32]
-}
-
-fn join(lo: u32, hi: u32) -> f64 {
-    f64::from_bits(u64::from(lo) | (u64::from(hi) << 32))
-}
-
-impl Words<LATEST_WORDS> for Latest {
-    fn to_words(&self) -> [u32; LATEST_WORDS] {
-        let [p0, p1] = split(self.price);
-        let [c0, c1] = split(self.confidence);
-        [
-            p0,
-            p1,
-            self.rough,
-            c0,
-            c1,
-            self.points,
-            self.points_in_range,
-            self.outputs,
-            self.oldest,
-            self.newest,
-            self.at,
-        ]
-    }
-
-    fn from_words(w: [u32; LATEST_WORDS]) -> Self {
-        let [p0, p1, rough, c0, c1, points, points_in_range, outputs, oldest, newest, at] = w;
-        Self {
-            price: join(p0, p1),
-            rough,
-            confidence: join(c0, c1),
-            points,
-            points_in_range,
-            outputs,
-            oldest,
-            newest,
-            at,
-        }
-    }
-}
-
-/// A cell holding the [`Latest`] estimate.
-pub type LatestCell = SeqCell<LATEST_WORDS>;
-
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
 
+    /// A price and a time, as three words.
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    struct Priced(f64, u32);
+
+    impl Words<3> for Priced {
+        fn to_words(&self) -> [u32; 3] {
+            let [a, b, c, d, e, f, g, h] = self.0.to_bits().to_le_bytes();
+            [
+                u32::from_le_bytes([a, b, c, d]),
+                u32::from_le_bytes([e, f, g, h]),
+                self.1,
+            ]
+        }
+        fn from_words([lo, hi, t]: [u32; 3]) -> Self {
+            Self(f64::from_bits(u64::from(lo) | (u64::from(hi) << 32)), t)
+        }
+    }
+
     #[test]
     fn publish_and_read() {
-        static CELL: LatestCell = LatestCell::new();
-        assert_eq!(CELL.try_read::<Latest>(), None);
+        static CELL: SeqCell<3> = SeqCell::new();
+        assert_eq!(CELL.try_read::<Priced>(), None);
         let mut w = CELL.writer().unwrap();
         assert!(CELL.writer().is_none(), "one writer only");
-        let v = Latest {
-            price: 42951.636,
-            rough: 42880,
-            confidence: 0.72,
-            at: 7,
-            ..Latest::default()
-        };
+        let v = Priced(42951.636, 7);
         w.publish(&v);
-        assert_eq!(CELL.read::<Latest>(), Some(v));
-        assert_eq!(CELL.try_read::<Latest>(), Some(v));
+        assert_eq!(CELL.read::<Priced>(), Some(v));
+        assert_eq!(CELL.try_read::<Priced>(), Some(v));
+        w.publish(&Priced(1.5, 8));
+        assert_eq!(CELL.read::<Priced>(), Some(Priced(1.5, 8)));
     }
 }

@@ -1,4 +1,4 @@
-//! The final price (ALGORITHM.md step 11): the most central price point,
+//! The final price (docs/algorithm.md step 11): the most central price point,
 //! the one with the smallest total distance to all others.
 
 /// A central value and the spread around it.

@@ -1,4 +1,4 @@
-//! Which transactions count (ALGORITHM.md step 6), decided in the same walk
+//! Which transactions count (docs/algorithm.md step 6), decided in the same walk
 //! that parses them.
 
 use crate::tx::{Transaction, TxIn, TxOut};

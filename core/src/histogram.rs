@@ -1,4 +1,4 @@
-//! The histogram of output amounts (ALGORITHM.md step 5) and its
+//! The histogram of output amounts (docs/algorithm.md step 5) and its
 //! normalisation (step 7).
 
 use crate::bins::{bin_of, BIN_COUNT};

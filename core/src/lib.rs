@@ -19,7 +19,9 @@
 //! let mut outputs = vec![RawOutput::default(); 2 * block.tx_count()];
 //! let mut run = Run::new(&mut slots, &mut outputs);
 //! run.add_block(&block, 702_861)?;
-//! let n = run.outputs().len() * 2;
+//! // One output can give up to three price points (neighbouring USD
+//! // amounts' ±25% bands overlap): size for the worst case.
+//! let n = run.outputs().len() * 3;
 //! let (mut points, mut scratch) = (vec![Default::default(); n], vec![0.0; n]);
 //! let estimate = run.estimate(Refinement::Reference, &mut points, &mut scratch)?;
 //! println!("price: ${:.0}", estimate.price);
@@ -35,6 +37,8 @@
 //! - the [`stencil`]s (step 8) and the [`rough`] price (step 9);
 //! - price [`points`] (step 10) and the [`central`] price (step 11), put
 //!   together by [`estimate()`]; the [`confidence`] formula;
+//! - the [`hourly`] refinement: the run read hour by hour, an on-chain
+//!   path and a price with a calibrated confidence ([`refine_hourly`]);
 //! - [`Run`]: blocks in, estimate out; [`Window`] (`window.rs`): the
 //!   rolling window of live mode, transactions in and out, estimate at any time;
 //! - [`cell`]: the latest estimate, published by one writer to many readers
@@ -81,6 +85,7 @@ mod error;
 mod estimate;
 mod filter;
 pub mod histogram;
+pub mod hourly;
 mod outputs;
 pub mod points;
 mod reader;
@@ -100,6 +105,7 @@ pub use estimate::{
     chart_half_range, estimate, estimate_from, Estimate, EstimateError, Refinement,
 };
 pub use histogram::Histogram;
+pub use hourly::{refine_hourly, Grade, Hour, HourPoint, RefineError, Refined};
 pub use outputs::{OutputLog, RawOutput};
 pub use points::PricePoint;
 pub use run::{Run, RunError, RunStats};

@@ -1,4 +1,4 @@
-//! Price points (ALGORITHM.md step 10): every output near a round USD amount
+//! Price points (docs/algorithm.md step 10): every output near a round USD amount
 //! at the rough price, unless it is a round BTC amount, becomes a point.
 
 use crate::outputs::RawOutput;

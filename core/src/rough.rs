@@ -1,4 +1,4 @@
-//! The rough price (ALGORITHM.md step 9): slide the stencils along the
+//! The rough price (docs/algorithm.md step 9): slide the stencils along the
 //! curve, keep the best fit, and weigh it with its better neighbour.
 
 use crate::bins::edge;

@@ -1,4 +1,4 @@
-//! A consensus run: blocks in, their used outputs counted (ALGORITHM.md
+//! A consensus run: blocks in, their used outputs counted (docs/algorithm.md
 //! step 6), then an estimate of the whole run.
 
 use core::fmt;
@@ -133,6 +133,55 @@ where
             },
         ));
         self.stats.blocks += 1;
+        Ok(())
+    }
+
+    /// Parses `bytes` as one transaction and adds it (see
+    /// [`Run::add_transaction`]).
+    ///
+    /// # Errors
+    /// Returns [`RunError::Parse`] for bytes that are not exactly one
+    /// well-formed transaction and [`RunError::Capacity`] when storage runs
+    /// short; the run is unchanged then.
+    pub fn add_transaction_bytes(
+        &mut self,
+        bytes: &[u8],
+        height: u32,
+        time: u32,
+    ) -> Result<(), RunError> {
+        let tx = Transaction::parse(bytes)?;
+        Ok(self.add_transaction(&tx, height, time)?)
+    }
+
+    /// Adds one transaction of the block at `height` whose header time is
+    /// `time`: for firmware that receives a block's transactions one at a
+    /// time. Fed in block order, a block's transactions leave the run
+    /// exactly as [`Run::add_block`] does, except that
+    /// [`RunStats::blocks`] counts only whole blocks.
+    ///
+    /// # Errors
+    /// Returns a [`CapacityError`] when the storage has no room for one more
+    /// txid or two more outputs; the run is unchanged then.
+    pub fn add_transaction(
+        &mut self,
+        tx: &Transaction<'_>,
+        height: u32,
+        time: u32,
+    ) -> Result<(), CapacityError> {
+        if !self.has_room_for(1) {
+            return Err(if self.seen.room() < 1 {
+                CapacityError::Txids
+            } else {
+                CapacityError::Outputs
+            });
+        }
+        // Validated bytes: the walk cannot fail, and hands the verdict over once.
+        let _ = Transaction::visit(
+            tx.as_bytes(),
+            &mut TxFilter::new(|t: &Transaction<'_>, candidate: Candidate<'_, '_>| {
+                self.take(&t.txid(), candidate, (height, time));
+            }),
+        );
         Ok(())
     }
 

@@ -1,4 +1,4 @@
-//! The two stencils slid over the curve (ALGORITHM.md step 8).
+//! The two stencils slid over the curve (docs/algorithm.md step 8).
 
 /// The smooth stencil, one weight per bin under the stencil.
 pub static SMOOTH: &[f64; STENCIL_LEN] = &crate::tables::SMOOTH_STENCIL;

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes core/src/tables.rs: the bin edges and the smooth stencil.
 
-Both are powers (ALGORITHM.md steps 5 and 8). The reference evaluates them with
+Both are powers (docs/algorithm.md steps 5 and 8). The reference evaluates them with
 CPython's `**`, which calls the C library's pow(); on glibc that result is not
 correctly rounded for two of the bin edges, and the Rust `libm` crate differs
 from glibc by one ulp on 283 of the 3,203 values. Exactness with the reference

@@ -1,4 +1,4 @@
-//! The regression vector of ALGORITHM.md: block 702861 alone gives a rough
+//! The regression vector of docs/algorithm.md: block 702861 alone gives a rough
 //! price of 42880 and a final price of 42951.636457… in UTXOracle v9.1.
 
 use fiatline_core::{txid_slots_for, Block, PricePoint, RawOutput, Refinement, Run, Txid};

@@ -103,7 +103,9 @@ pub fn follow(
                 false
             }
             Ok(Some(LiveEvent::End)) => true,
-            Ok(Some(LiveEvent::Resync) | None) => false,
+            // A resync marker, a disconnected block (its transactions stay:
+            // still payments), or anything a newer source may tell.
+            Ok(Some(_) | None) => false,
             Err(e) if e.is_transient() => {
                 eprintln!("{}: {e}", source.name());
                 false

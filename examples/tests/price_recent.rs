@@ -13,8 +13,7 @@ fn every_example_source_prices_the_same() {
         EsploraServer::start(chain.clone()),
         ElectrumServer::start(chain),
     );
-    let dir = std::env::temp_dir().join(format!("fiatline-example-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = fiatline_testkit::TempDirPath::new("example");
     std::fs::write(
         dir.join("bitcoin.conf"),
         format!("rpcuser=u\nrpcpassword=p\nrpcport={}\n", rpc.addr().port()),

@@ -208,7 +208,9 @@ pub fn check_zmq_message(data: &[u8]) {
                 assert!(time == 7 && Transaction::parse(&raw).is_ok())
             }
             Some(LiveEvent::Block { raw, .. }) => assert!(Block::parse(&raw).is_ok()),
-            Some(LiveEvent::Gone { .. }) => assert_eq!(d.topic, "sequence"),
+            Some(LiveEvent::Gone { .. } | LiveEvent::Disconnected { .. }) => {
+                assert_eq!(d.topic, "sequence")
+            }
             None => assert_eq!(d.topic, "sequence"),
             Some(other) => panic!("unexpected {other:?}"),
         }

@@ -2,7 +2,7 @@
 //! PNG image with the same picture. Points are spread across their block's
 //! width on the x axis (block height), as in the reference's chart; the
 //! final price is a line; the y axis follows the reference's range rule
-//! (ALGORITHM.md step 11).
+//! (docs/algorithm.md step 11).
 
 use std::fmt::Write as _;
 use std::io;
@@ -11,8 +11,39 @@ use std::path::Path;
 use fiatline_core::{chart_half_range, PricePoint};
 use plotters::prelude::*;
 
-use crate::consensus::Outcome;
 use crate::report::thousands;
+use fiatline_adapters::consensus::Outcome;
+use fiatline_adapters::hourly::Hourly;
+
+/// Checks, before any work, that a chart can be written to `path`: a
+/// known extension, in a folder that exists.
+///
+/// # Errors
+/// Returns the reason, for the user.
+pub(crate) fn check_path(path: &Path) -> Result<(), String> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    if !matches!(ext.as_deref(), Some("html" | "htm" | "svg" | "png")) {
+        return Err(format!(
+            "--chart {}: unknown chart format: use a .html, .svg or .png file name",
+            path.display()
+        ));
+    }
+    let folder = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !folder.is_dir() {
+        return Err(format!(
+            "--chart {}: no folder {}",
+            path.display(),
+            folder.display()
+        ));
+    }
+    Ok(())
+}
 
 /// Writes the chart for `outcome` to `path`; the extension picks the format.
 pub(crate) fn write(path: &Path, title: &str, outcome: &Outcome) -> io::Result<()> {
@@ -41,6 +72,10 @@ struct Chart {
     /// (x, price, time): x is the block height plus the point's place in its block.
     points: Vec<(f64, f64, u32)>,
     x_range: (f64, f64),
+    /// With the hourly refinement: each hour's price at the mean x of its
+    /// points, and the refined price.
+    path: Vec<(f64, f64)>,
+    refined: Option<f64>,
 }
 
 impl Chart {
@@ -50,15 +85,29 @@ impl Chart {
         let half = chart_half_range(&outcome.points, price, &mut scratch).unwrap_or(0.05);
         let (lo, hi) = (price - half * price, price + half * price);
         let points = spread(&outcome.points);
+        let path = outcome
+            .hourly
+            .as_ref()
+            .map(|h| hourly_path(&points, h))
+            .unwrap_or_default();
+        let refined = outcome.hourly.as_ref().map(|h| h.refined.price);
         let x_range = outcome
             .heights
             .map_or((0.0, 1.0), |(a, b)| (f64::from(a), f64::from(b) + 1.0));
         let blocks = outcome.stats.blocks;
         let plural = if blocks == 1 { "" } else { "s" };
-        let title = format!(
-            "{title}: ${} ({blocks} block{plural})",
-            thousands(price as u64)
-        );
+        let title = match &outcome.hourly {
+            None => format!(
+                "{title}: ${} ({blocks} block{plural})",
+                thousands(price as u64)
+            ),
+            Some(h) => format!(
+                "{title}: ${} hourly, grade {} (reference ${}, {blocks} block{plural})",
+                thousands(h.refined.price as u64),
+                h.refined.grade,
+                thousands(price as u64)
+            ),
+        };
         Self {
             title,
             price,
@@ -66,6 +115,8 @@ impl Chart {
             hi,
             points,
             x_range,
+            path,
+            refined,
         }
     }
 
@@ -79,7 +130,17 @@ impl Chart {
             let _ = write!(data, "[{x:.4},{p:.2},{t}],");
         }
         data.push(']');
+        let mut path = String::from("[");
+        for (x, p) in &self.path {
+            let _ = write!(path, "[{x:.4},{p:.2}],");
+        }
+        path.push(']');
+        let refined = self
+            .refined
+            .map_or_else(|| "null".to_owned(), |r| format!("{r:.2}"));
         HTML.replace("{{TITLE}}", &html_escape(&self.title))
+            .replace("{{PATH}}", &path)
+            .replace("{{REFINED}}", &refined)
             .replace("{{DATA}}", &data)
             .replace("{{PRICE}}", &format!("{:.2}", self.price))
             .replace("{{LO}}", &format!("{:.2}", self.lo))
@@ -131,8 +192,47 @@ impl Chart {
                 RED.stroke_width(2),
             ))
             .map_err(err)?;
+        if let Some(r) = self.refined {
+            let orange = RGBColor(230, 120, 0);
+            chart
+                .draw_series(LineSeries::new(
+                    [(self.x_range.0, r), (self.x_range.1, r)],
+                    orange.stroke_width(1),
+                ))
+                .map_err(err)?;
+            chart
+                .draw_series(LineSeries::new(
+                    self.path.iter().copied(),
+                    orange.stroke_width(3),
+                ))
+                .map_err(err)?;
+            chart
+                .draw_series(
+                    self.path
+                        .iter()
+                        .map(|&(x, p)| Circle::new((x, p), 4, orange.filled())),
+                )
+                .map_err(err)?;
+        }
         root.present().map_err(err)
     }
+}
+
+/// Places each hour of the path at the mean x of the points of that hour.
+fn hourly_path(points: &[(f64, f64, u32)], hourly: &Hourly) -> Vec<(f64, f64)> {
+    hourly
+        .path
+        .iter()
+        .filter_map(|h| {
+            let from = hourly.start + h.hour * 3600;
+            let xs = points
+                .iter()
+                .filter(|(_, _, t)| (from..from + 3600).contains(&i64::from(*t)))
+                .map(|(x, _, _)| *x);
+            let (sum, n) = xs.fold((0.0, 0usize), |(s, n), x| (s + x, n + 1));
+            (n > 0).then(|| (sum / n as f64, h.price))
+        })
+        .collect()
 }
 
 /// Places each point at its block's height plus its rank within the block
@@ -164,9 +264,10 @@ p{margin:4px 24px;color:#9da7b3}
 </style></head><body>
 <h1>{{TITLE}}</h1>
 <canvas id="c" width="1000" height="660"></canvas>
-<p>Each dot is an output near a round USD amount, at its block's height; the red line is the final price. Made by fiatline.</p>
+<p>Each dot is an output near a round USD amount, at its block's height; the red line is the final price<span id="hl">; orange, the hourly path and the refined price</span>. Made by fiatline.</p>
 <script>
 const data={{DATA}}, price={{PRICE}}, lo={{LO}}, hi={{HI}}, x0={{X0}}, x1={{X1}};
+const path={{PATH}}, refined={{REFINED}};
 const c=document.getElementById('c'), g=c.getContext('2d');
 const L=110, R=40, T=30, B=60, W=c.width-L-R, H=c.height-T-B;
 const X=x=>L+(x-x0)/(x1-x0)*W, Y=p=>T+(hi-p)/(hi-lo)*H;
@@ -180,7 +281,12 @@ g.fillText('block height',L+W/2,T+H+45);
 g.fillStyle='rgba(30,90,200,0.35)';
 for(const [x,p] of data){g.fillRect(X(x)-1,Y(p)-1,2.4,2.4);}
 g.strokeStyle='#d00'; g.lineWidth=2; g.beginPath(); g.moveTo(L,Y(price)); g.lineTo(L+W,Y(price)); g.stroke();
-g.fillStyle='#d00'; g.textAlign='left'; g.fillText('$'+Math.round(price).toLocaleString('en-US'),L+6,Y(price)-6);
+g.fillStyle='#d00'; g.textAlign='left'; g.fillText('$'+Math.floor(price).toLocaleString('en-US'),L+6,Y(price)-6);
+if(refined===null){document.getElementById('hl').remove();}else{
+  g.strokeStyle='#e67800'; g.lineWidth=1; g.beginPath(); g.moveTo(L,Y(refined)); g.lineTo(L+W,Y(refined)); g.stroke();
+  g.lineWidth=3; g.beginPath(); path.forEach(([x,p],i)=>i?g.lineTo(X(x),Y(p)):g.moveTo(X(x),Y(p))); g.stroke();
+  g.fillStyle='#e67800'; for(const [x,p] of path){g.beginPath(); g.arc(X(x),Y(p),4,0,7); g.fill();}
+  g.textAlign='right'; g.fillText('refined $'+Math.floor(refined).toLocaleString('en-US'),L+W-6,Y(refined)-6);}
 g.strokeStyle='#333'; g.lineWidth=1; g.strokeRect(L,T,W,H);
 </script></body></html>
 "#;

@@ -5,15 +5,19 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use flags::{BlockKind, LiveKind, SourceFlags};
+
 mod blockfile;
 mod chart;
 mod compare;
-mod consensus;
+mod flags;
+mod logs;
 mod price;
 mod progress;
+mod record;
+mod refine;
 mod report;
 mod serve;
-mod source;
 
 /// The BTC/USD price from Bitcoin transactions alone.
 #[derive(Debug, Parser)]
@@ -21,6 +25,16 @@ mod source;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Also trust the PEM certificate(s) in FILE for https:// and ssl://
+    /// servers (a self-hosted node, Electrum or mempool server with a
+    /// self-signed certificate). Mozilla's roots and the system's are
+    /// always trusted.
+    #[arg(long, global = true, env = "FIATLINE_TLS_CA", value_name = "FILE")]
+    tls_ca: Option<PathBuf>,
+    /// How `serve` and `record` write their logs to standard error: text
+    /// (coloured only on a terminal) or JSON lines for log shippers.
+    #[arg(long, global = true, env = "FIATLINE_LOG_FORMAT", value_enum, default_value_t = logs::LogFormat::Text)]
+    log_format: logs::LogFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -28,6 +42,9 @@ enum Command {
     /// Computes the consensus price of a day, of recent blocks, of a height
     /// range, or of block files.
     Price(PriceArgs),
+    /// Re-prices a day from a file of its price points with the hourly
+    /// refinement (the reference's published points, or fiatline's).
+    Refine(RefineArgs),
     /// Serves the live price: a page, JSON, Prometheus metrics and a WebSocket.
     Serve(ServeArgs),
     /// Records a live source's transactions as JSON lines, for replay.
@@ -38,8 +55,11 @@ enum Command {
 /// environment variable named beside it.
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
+    /// The live source.
+    #[arg(long = "source", env = "FIATLINE_SOURCE", value_enum, default_value_t = LiveKind::Zmq)]
+    pub(crate) source: LiveKind,
     #[command(flatten)]
-    pub(crate) live: LiveArgs,
+    pub(crate) sources: SourceFlags,
     /// Address to listen on (HTTP and WebSocket on one port).
     #[arg(long, env = "FIATLINE_LISTEN", default_value = "127.0.0.1:8080")]
     pub(crate) listen: String,
@@ -52,9 +72,33 @@ pub(crate) struct ServeArgs {
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1_000..=50_000_000))]
     pub(crate) capacity: usize,
     /// Most WebSocket clients at once; more get HTTP 503.
-    #[arg(long, env = "FIATLINE_MAX_CLIENTS", default_value_t = 2_000,
+    #[arg(long, env = "FIATLINE_MAX_CLIENTS", default_value_t = 900,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000))]
     pub(crate) max_clients: usize,
+    /// Most WebSocket clients from one address; more get HTTP 429.
+    #[arg(long, env = "FIATLINE_MAX_CLIENTS_PER_IP", default_value_t = 32,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000))]
+    pub(crate) max_clients_per_ip: usize,
+    /// Most connections at once (HTTP and WebSocket), lowered to fit the
+    /// open-files limit (ulimit -n); more are closed at once.
+    #[arg(long, env = "FIATLINE_MAX_CONNECTIONS", default_value_t = 1_000,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
+    pub(crate) max_connections: usize,
+    /// Seconds a client may take to send a request's headers, and a
+    /// keep-alive connection may stay quiet; slower ones are closed.
+    #[arg(long, env = "FIATLINE_HEADER_TIMEOUT", default_value_t = 10, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub(crate) header_timeout: u64,
+    /// Pages (origins, e.g. https://dashboard.lan) allowed to open the
+    /// WebSocket besides this server's own; '*' for any. Repeat or
+    /// comma-separate. Clients that are not browsers send no origin.
+    #[arg(
+        long,
+        env = "FIATLINE_ALLOWED_ORIGIN",
+        value_delimiter = ',',
+        value_name = "ORIGIN"
+    )]
+    pub(crate) allowed_origin: Vec<String>,
     /// Do not fill the window from the blocks of the last span at start
     /// (zmq through RPC, esplora, electrum).
     #[arg(long, env = "FIATLINE_NO_FILL")]
@@ -71,7 +115,12 @@ pub(crate) struct ServeArgs {
 pub(crate) struct ExchangeArgs {
     /// A mempool.space-compatible server to compare with, e.g.
     /// https://mempool.space (its /api/v1/prices).
-    #[arg(long, env = "FIATLINE_EXCHANGE_URL", value_name = "URL")]
+    #[arg(
+        long,
+        env = "FIATLINE_EXCHANGE_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     pub(crate) exchange_url: Option<String>,
     /// Seconds between exchange price fetches.
     #[arg(long, env = "FIATLINE_EXCHANGE_INTERVAL", default_value_t = 60,
@@ -87,11 +136,32 @@ pub(crate) struct ExchangeArgs {
     pub(crate) exchange_threshold: f64,
 }
 
+/// Arguments of `fiatline refine`.
+#[derive(Debug, Args)]
+pub(crate) struct RefineArgs {
+    /// The day's price points: CSV `height,timestamp,price` (the
+    /// reference's published chart points) or `time,price`, plain or gzip.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) points: PathBuf,
+    /// The day's central price in USD (the reference's price of the day).
+    #[arg(long, value_name = "PRICE")]
+    pub(crate) central: f64,
+    /// The UTC date of the points, YYYY-MM-DD: hours count from its 00:00.
+    #[arg(long, value_name = "DATE")]
+    pub(crate) date: String,
+    /// Prints one JSON object (the fields of `price --refinement hourly`).
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
 /// Arguments of `fiatline record`.
 #[derive(Debug, Args)]
 pub(crate) struct RecordArgs {
+    /// The live source.
+    #[arg(long = "source", env = "FIATLINE_SOURCE", value_enum, default_value_t = LiveKind::Zmq)]
+    pub(crate) source: LiveKind,
     #[command(flatten)]
-    pub(crate) live: LiveArgs,
+    pub(crate) sources: SourceFlags,
     /// The recording to write: JSON lines, gzip-compressed if it ends in .gz.
     #[arg(long, env = "FIATLINE_OUT", value_name = "FILE")]
     pub(crate) out: PathBuf,
@@ -103,111 +173,16 @@ pub(crate) struct RecordArgs {
     pub(crate) count: Option<u64>,
 }
 
-/// Where live events come from.
-#[derive(Debug, Clone, Args)]
-pub(crate) struct LiveArgs {
-    /// The live source.
-    #[arg(long = "source", env = "FIATLINE_SOURCE", value_enum, default_value_t = LiveKind::Zmq)]
-    pub(crate) source: LiveKind,
-    /// Core's ZMQ endpoints (zmqpubrawtx, zmqpubsequence, zmqpubrawblock),
-    /// comma-separated or repeated.
-    #[arg(
-        long,
-        env = "FIATLINE_ZMQ",
-        value_delimiter = ',',
-        default_value = "tcp://127.0.0.1:28332"
-    )]
-    pub(crate) zmq: Vec<String>,
-    /// A recording to replay: JSON lines {"timestamp", "raw_hex"}, optionally gzip.
-    #[arg(long, env = "FIATLINE_REPLAY", value_name = "FILE")]
-    pub(crate) replay: Option<PathBuf>,
-    /// Replay speed: a multiple of recorded time (1 is real time), or "max".
-    #[arg(long, env = "FIATLINE_SPEED", default_value = "1")]
-    pub(crate) speed: String,
-    /// Esplora / mempool.space API base for --source esplora, e.g.
-    /// https://mempool.space/api or http://127.0.0.1:3002.
-    #[arg(long, env = "FIATLINE_ESPLORA_URL", value_name = "URL")]
-    pub(crate) esplora_url: Option<String>,
-    /// Seconds between polls of the Esplora mempool and tip.
-    #[arg(long, env = "FIATLINE_POLL", default_value_t = 10, value_name = "SECONDS",
-          value_parser = clap::value_parser!(u64).range(1..=3600))]
-    pub(crate) poll: u64,
-    /// Most Esplora requests per second (public servers rate-limit).
-    #[arg(long, env = "FIATLINE_ESPLORA_RATE", default_value_t = 20, value_name = "N",
-          value_parser = clap::value_parser!(u32).range(1..=10_000))]
-    pub(crate) esplora_rate: u32,
-    /// Electrum servers for --source electrum, tcp://host:port or
-    /// ssl://host:port, comma-separated or repeated: the next is used when
-    /// one fails. (`--electrum-url`, as for `price`, works too.)
-    #[arg(
-        long,
-        alias = "electrum-url",
-        env = "FIATLINE_ELECTRUM",
-        value_delimiter = ',',
-        value_name = "URL"
-    )]
-    pub(crate) electrum: Vec<String>,
-    /// Accept an ssl:// Electrum server's certificate even if it is not
-    /// valid for the host (self-signed, as self-hosted servers often are).
-    #[arg(long, env = "FIATLINE_ELECTRUM_ACCEPT_INVALID_CERTS")]
-    pub(crate) electrum_accept_invalid_certs: bool,
-    #[command(flatten)]
-    pub(crate) rpc: RpcArgs,
-}
-
-/// Live sources.
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub(crate) enum LiveKind {
-    /// Bitcoin Core's ZMQ notifications (mempool and blocks), RPC for
-    /// resyncs and the window's first fill.
-    Zmq,
-    /// An Esplora / mempool.space server, polled (mempool and blocks).
-    Esplora,
-    /// Electrum servers (blocks only: the protocol lists no mempool).
-    Electrum,
-    /// A recording.
-    Replay,
-}
-
-/// How to reach Bitcoin Core's RPC.
-#[derive(Debug, Clone, Args)]
-pub(crate) struct RpcArgs {
-    /// Bitcoin Core's RPC address (default from the data directory's
-    /// bitcoin.conf, else http://127.0.0.1:8332).
-    #[arg(long, env = "FIATLINE_RPC_URL", value_name = "URL")]
-    pub(crate) rpc_url: Option<String>,
-    /// RPC user (with --rpc-password; else the cookie file is used).
-    #[arg(
-        long,
-        env = "FIATLINE_RPC_USER",
-        value_name = "USER",
-        requires = "rpc_password"
-    )]
-    pub(crate) rpc_user: Option<String>,
-    /// RPC password.
-    #[arg(
-        long,
-        env = "FIATLINE_RPC_PASSWORD",
-        value_name = "PASSWORD",
-        requires = "rpc_user"
-    )]
-    pub(crate) rpc_password: Option<String>,
-    /// RPC cookie file (default <datadir>/.cookie).
-    #[arg(long, env = "FIATLINE_RPC_COOKIE", value_name = "FILE")]
-    pub(crate) rpc_cookie: Option<PathBuf>,
-    /// Bitcoin Core's data directory (default ~/.bitcoin), read as the
-    /// reference does: bitcoin.conf or bitcoin_rw.conf, then .cookie.
-    #[arg(long, env = "FIATLINE_DATADIR", value_name = "DIR")]
-    pub(crate) datadir: Option<PathBuf>,
-}
-
 /// Arguments of `fiatline price`.
 #[derive(Debug, Args)]
 pub(crate) struct PriceArgs {
     #[command(flatten)]
     pub(crate) what: What,
+    /// The block source.
+    #[arg(long, value_enum, default_value_t = BlockKind::Rpc)]
+    pub(crate) source: BlockKind,
     #[command(flatten)]
-    pub(crate) source: SourceArgs,
+    pub(crate) sources: SourceFlags,
     /// Prints one JSON object per run instead of a line of text.
     #[arg(long, conflicts_with = "csv")]
     pub(crate) json: bool,
@@ -218,8 +193,11 @@ pub(crate) struct PriceArgs {
     /// .svg or .png. With several dates, the date is added to each file name.
     #[arg(long, value_name = "FILE")]
     pub(crate) chart: Option<PathBuf>,
-    /// How the final price is refined: as UTXOracle v9.1 prints it, or
-    /// re-centred until it repeats (what the reference's comments describe).
+    /// How the final price is made: `reference`, as UTXOracle v9.1 prints
+    /// it (the default); `recentre`, re-centred until it repeats (what the
+    /// reference's comments describe); `hourly`, the reference's price
+    /// refined hour by hour, with an on-chain open/high/low/close and a
+    /// calibrated confidence (then `confidence` is that probability).
     #[arg(long, value_enum, default_value_t = RefinementArg::Reference)]
     pub(crate) refinement: RefinementArg,
     /// Dates priced at the same time.
@@ -233,7 +211,12 @@ pub(crate) struct PriceArgs {
     #[arg(long, requires = "exchange_url")]
     pub(crate) compare: bool,
     /// The mempool.space-compatible server --compare asks.
-    #[arg(long, env = "FIATLINE_EXCHANGE_URL", value_name = "URL")]
+    #[arg(
+        long,
+        env = "FIATLINE_EXCHANGE_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     pub(crate) exchange_url: Option<String>,
     /// Attempts per request when the source fails in a way that may pass
     /// (node starting or busy, connection lost, HTTP 429/5xx), with backoff
@@ -261,48 +244,49 @@ pub(crate) struct What {
     pub(crate) block_files: Vec<PathBuf>,
 }
 
-/// Where blocks come from.
-#[derive(Debug, Args)]
-pub(crate) struct SourceArgs {
-    /// The block source.
-    #[arg(long, value_enum, default_value_t = SourceKind::Rpc)]
-    pub(crate) source: SourceKind,
-    #[command(flatten)]
-    pub(crate) rpc: RpcArgs,
-    /// Core's blocks directory for --source blk (default <datadir>/blocks).
-    #[arg(long, value_name = "DIR")]
-    pub(crate) blocks_dir: Option<PathBuf>,
-    /// Esplora / mempool.space API base, e.g. https://mempool.space/api.
-    #[arg(long, value_name = "URL")]
-    pub(crate) esplora_url: Option<String>,
-    /// Electrum server, tcp://host:port or ssl://host:port.
-    #[arg(long, value_name = "URL")]
-    pub(crate) electrum_url: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub(crate) enum SourceKind {
-    Rpc,
-    Blk,
-    Esplora,
-    Electrum,
-}
-
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub(crate) enum RefinementArg {
     Reference,
     Recentre,
+    Hourly,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // A thread that panics takes the process down, loudly: a server whose
+    // engine or exchange thread died must not go on looking healthy.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        default_hook(info);
+        eprintln!("error: fiatline stopped: a thread failed (a bug; please report it)");
+        std::process::exit(70);
+    }));
+    // One TLS stack (rustls) with one crypto provider (ring) for every client.
+    fiatline_adapters::tls::install_provider();
+    if let Some(path) = &cli.tls_ca {
+        if let Err(e) = fiatline_adapters::tls::trust_ca_file(path) {
+            eprintln!("error: --tls-ca: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    // The long-running subcommands log; their final error is a log line
+    // too, so a log shipper sees why the service stopped.
+    let logging = matches!(cli.command, Command::Serve(_) | Command::Record(_));
+    if logging {
+        logs::init(cli.log_format);
+    }
     let result = match cli.command {
         Command::Price(args) => price::run(&args).map_err(|e| (e.exit_code(), e.to_string())),
+        Command::Refine(args) => refine::run(&args).map_err(|e| (e.exit_code(), e.to_string())),
         Command::Serve(args) => serve::serve(&args).map_err(|e| (e.exit_code(), e.to_string())),
-        Command::Record(args) => serve::record(&args).map_err(|e| (e.exit_code(), e.to_string())),
+        Command::Record(args) => record::record(&args).map_err(|e| (e.exit_code(), e.to_string())),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err((code, message)) if logging && cli.log_format == logs::LogFormat::Json => {
+            tracing::error!(exit_code = code, "{message}");
+            ExitCode::from(code)
+        }
         Err((code, message)) => {
             eprintln!("error: {message}");
             ExitCode::from(code)

@@ -5,18 +5,19 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use fiatline_adapters::exchange::ExchangeClient;
+use fiatline_adapters::Network;
 use fiatline_adapters::{
-    fetch_in_order, parse_dates, select, BlockSource, DateError, Retry, SelectError, Selection,
-    SourceError, UtcDate,
+    fetch_in_order, parse_dates_between, select, BlockSource, DateError, Retry, SelectError,
+    Selection, SourceError, UtcDate,
 };
-use fiatline_core::{EstimateError, Refinement};
+use fiatline_core::{EstimateError, RefineError, Refinement};
 
 use crate::blockfile::{self, BlockFileError};
 use crate::compare::{compare, Comparison, DEFAULT_THRESHOLD};
-use crate::consensus::{BadBlock, Consensus, Outcome};
 use crate::progress::Progress;
 use crate::report::{self, Report};
-use crate::{chart, source, PriceArgs, RefinementArg};
+use crate::{chart, PriceArgs, RefinementArg};
+use fiatline_adapters::consensus::{BadBlock, Consensus, Outcome};
 
 /// Transactions per block to size a run's storage before it starts (it
 /// grows if blocks hold more).
@@ -32,7 +33,10 @@ pub(crate) enum PriceError {
     Select(SelectError),
     BadBlock(BadBlock),
     Estimate(EstimateError),
+    Refine(RefineError),
     Chart(PathBuf, std::io::Error),
+    /// Not run: the source had failed on an earlier run.
+    NotRun,
     /// Some runs of several failed (each was reported); the first one's code.
     Some {
         failed: usize,
@@ -46,7 +50,8 @@ impl PriceError {
     /// 3: the source failed (unreachable, credentials, errors).
     pub(crate) fn exit_code(&self) -> u8 {
         match self {
-            Self::Estimate(_) => 1,
+            Self::Estimate(_) | Self::Refine(_) => 1,
+            Self::Source(e) | Self::Select(SelectError::Source(e)) if e.is_bad_input() => 2,
             Self::Source(_) | Self::Select(SelectError::Source(_)) => 3,
             Self::Some { code, .. } => *code,
             _ => 2,
@@ -64,7 +69,9 @@ impl fmt::Display for PriceError {
             Self::Select(e) => e.fmt(f),
             Self::BadBlock(e) => e.fmt(f),
             Self::Estimate(e) => write!(f, "no price from these blocks: {e}"),
+            Self::Refine(e) => write!(f, "no refined price from these blocks: {e}"),
             Self::Chart(path, e) => write!(f, "cannot write the chart {}: {e}", path.display()),
+            Self::NotRun => f.write_str("not run: the source failed on an earlier run"),
             Self::Some { failed, of, .. } => write!(f, "{failed} of {of} runs failed (see above)"),
         }
     }
@@ -78,15 +85,49 @@ impl From<SourceError> for PriceError {
     }
 }
 
+/// How a run's final price is made: step 11's variant, and whether the
+/// hourly refinement follows it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Mode {
+    pub(crate) refinement: Refinement,
+    pub(crate) hourly: bool,
+}
+
+impl Mode {
+    fn of(arg: RefinementArg) -> Self {
+        let (refinement, hourly) = match arg {
+            RefinementArg::Reference => (Refinement::Reference, false),
+            RefinementArg::Recentre => (Refinement::Recentre, false),
+            // The hourly refinement starts from the reference's price.
+            RefinementArg::Hourly => (Refinement::Reference, true),
+        };
+        Self { refinement, hourly }
+    }
+
+    /// Finishes a run: the estimate, then the hourly path from `start`
+    /// (the date's 00:00 UTC; the first block's time without one).
+    fn finish(self, consensus: &Consensus, start: Option<i64>) -> Result<Outcome, PriceError> {
+        let mut outcome = consensus
+            .finish(self.refinement)
+            .map_err(PriceError::Estimate)?;
+        if self.hourly {
+            outcome.refine_hourly(start).map_err(PriceError::Refine)?;
+        }
+        Ok(outcome)
+    }
+}
+
 pub(crate) fn run(args: &PriceArgs) -> Result<(), PriceError> {
-    let refinement = match args.refinement {
-        RefinementArg::Reference => Refinement::Reference,
-        RefinementArg::Recentre => Refinement::Recentre,
-    };
+    let mode = Mode::of(args.refinement);
+    if let Some(path) = &args.chart {
+        chart::check_path(path).map_err(PriceError::Usage)?;
+    }
     let format = report::Format::of(args.json, args.csv);
     if !args.what.block_files.is_empty() {
-        let outcome = price_files(&args.what.block_files, refinement)?;
-        let mut reports = [Report::new(None, &outcome)];
+        let outcome = price_files(&args.what.block_files, mode)?;
+        // Raw blocks carry no network: mainnet unless --chain says otherwise.
+        let network = args.sources.chain.unwrap_or_default();
+        let mut reports = [Report::new(None, &outcome, network)];
         if args.compare {
             add_comparisons(&mut reports, args);
         }
@@ -98,15 +139,18 @@ pub(crate) fn run(args: &PriceArgs) -> Result<(), PriceError> {
         return Ok(());
     }
 
-    let selections = selections(args)?;
-    let source = source::open(&args.source)?;
+    let config = args.sources.config()?;
+    let network = config.network();
+    let selections = selections(args, network)?;
+    let source = config.open_blocks(args.source.backend())?;
     let progress = Progress::new();
-    let results = run_all(&*source, &selections, args, refinement, &progress);
+    let results = run_all(&*source, &selections, args, mode, &progress);
     progress.finish();
 
     let mut reports = Vec::new();
     let mut first_error = None;
     let mut failed = 0;
+    let mut not_run = 0;
     for ((label, _), result) in selections.iter().zip(results) {
         match result.and_then(|outcome| {
             if let Some(path) = &args.chart {
@@ -116,7 +160,8 @@ pub(crate) fn run(args: &PriceArgs) -> Result<(), PriceError> {
             }
             Ok(outcome)
         }) {
-            Ok(outcome) => reports.push(Report::new(label.clone(), &outcome)),
+            Ok(outcome) => reports.push(Report::new(label.clone(), &outcome, network)),
+            Err(PriceError::NotRun) => not_run += 1,
             Err(e) => {
                 failed += 1;
                 if selections.len() > 1 {
@@ -125,6 +170,10 @@ pub(crate) fn run(args: &PriceArgs) -> Result<(), PriceError> {
                 first_error.get_or_insert(e);
             }
         }
+    }
+    if not_run > 0 {
+        eprintln!("{not_run} more run(s) not tried: the source had failed");
+        failed += not_run;
     }
     if args.compare {
         add_comparisons(&mut reports, args);
@@ -176,7 +225,10 @@ fn add_comparisons(reports: &mut [Report], args: &PriceArgs) {
 const COMPARE_DISTANCE: u32 = 86_400;
 
 /// The runs the flags ask for, each with its label (the date, if any).
-fn selections(args: &PriceArgs) -> Result<Vec<(Option<String>, Selection)>, PriceError> {
+fn selections(
+    args: &PriceArgs,
+    network: Network,
+) -> Result<Vec<(Option<String>, Selection)>, PriceError> {
     let what = &args.what;
     if let Some(n) = what.recent {
         return Ok(vec![(None, Selection::Recent(n))]);
@@ -192,10 +244,20 @@ fn selections(args: &PriceArgs) -> Result<Vec<(Option<String>, Selection)>, Pric
             })?;
         return Ok(vec![(None, Selection::Heights(parsed.0, parsed.1))]);
     }
+    // From the genesis block's day to today: a range can never grow past
+    // the chain, whatever its ends say.
+    let first = UtcDate::new(2009, 1, 3).unwrap_or_else(|| UtcDate::of_unix(0));
+    let today = UtcDate::of_unix(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
+    );
     let mut out = Vec::new();
     for spec in &what.date {
-        for date in parse_dates(spec).map_err(PriceError::Date)? {
-            warn_if_before_reference_range(date);
+        for date in parse_dates_between(spec, first, today).map_err(PriceError::Date)? {
+            if network.is_mainnet() {
+                warn_if_before_reference_range(date);
+            }
             out.push((Some(date.to_string()), Selection::Date(date)));
         }
     }
@@ -213,10 +275,13 @@ fn run_all(
     source: &dyn BlockSource,
     selections: &[(Option<String>, Selection)],
     args: &PriceArgs,
-    refinement: Refinement,
+    mode: Mode,
     progress: &Progress,
 ) -> Vec<Result<Outcome, PriceError>> {
     let next = std::sync::atomic::AtomicUsize::new(0);
+    // Once the source fails, the runs left are not tried: one error, not
+    // the same one for every date of a range.
+    let source_failed = std::sync::atomic::AtomicBool::new(false);
     let results: Vec<std::sync::Mutex<Option<Result<Outcome, PriceError>>>> = selections
         .iter()
         .map(|_| std::sync::Mutex::new(None))
@@ -232,14 +297,20 @@ fn run_all(
                     attempts: args.retries,
                     ..Retry::default()
                 };
-                let result = price_selection(
-                    source,
-                    *selection,
-                    refinement,
-                    args.fetchers,
-                    retry,
-                    progress,
-                );
+                if source_failed.load(std::sync::atomic::Ordering::Relaxed) {
+                    if let Ok(mut slot) = results[i].lock() {
+                        *slot = Some(Err(PriceError::NotRun));
+                    }
+                    continue;
+                }
+                let result =
+                    price_selection(source, *selection, mode, args.fetchers, retry, progress);
+                if matches!(
+                    &result,
+                    Err(PriceError::Source(_) | PriceError::Select(SelectError::Source(_)))
+                ) {
+                    source_failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
                 if let Ok(mut slot) = results[i].lock() {
                     *slot = Some(result);
                 }
@@ -260,7 +331,7 @@ fn run_all(
 fn price_selection(
     source: &dyn BlockSource,
     selection: Selection,
-    refinement: Refinement,
+    mode: Mode,
     fetchers: usize,
     retry: Retry,
     progress: &Progress,
@@ -276,14 +347,15 @@ fn price_selection(
             })
             .map_err(PriceError::BadBlock)
     })?;
-    consensus.finish(refinement).map_err(PriceError::Estimate)
+    let start = match selection {
+        Selection::Date(date) => Some(date.midnight()),
+        _ => None,
+    };
+    mode.finish(&consensus, start)
 }
 
 /// Prices block files as one run, checking them all before any work.
-pub(crate) fn price_files(
-    paths: &[PathBuf],
-    refinement: Refinement,
-) -> Result<Outcome, PriceError> {
+pub(crate) fn price_files(paths: &[PathBuf], mode: Mode) -> Result<Outcome, PriceError> {
     let blocks = blockfile::read_all(paths).map_err(PriceError::BlockFile)?;
     let txs = blocks
         .iter()
@@ -296,7 +368,7 @@ pub(crate) fn price_files(
             .add(bytes, None, || format!("block file {}", path.display()))
             .map_err(PriceError::BadBlock)?;
     }
-    consensus.finish(refinement).map_err(PriceError::Estimate)
+    mode.finish(&consensus, None)
 }
 
 /// `out.html` becomes `out-2024-01-01.html` when several dates are charted.

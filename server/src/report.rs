@@ -2,68 +2,35 @@
 
 use std::fmt::Write as _;
 
-use fiatline_core::RunStats;
+use fiatline_adapters::consensus::Outcome;
+use fiatline_adapters::report::Report as RunReport;
+use fiatline_adapters::Network;
 use serde::Serialize;
 
 use crate::compare::Comparison;
-use crate::consensus::Outcome;
 
-/// Below this confidence an estimate is flagged.
-const LOW_CONFIDENCE: f64 = 0.3;
-/// Outside this range, in USD, an estimate is flagged.
-const PLAUSIBLE: (f64, f64) = (10_000.0, 500_000.0);
-
-/// One run's result, in the shape every format shares.
+/// One run's result with, under `--compare`, the exchange price beside it.
 #[derive(Debug, Serialize)]
 pub(crate) struct Report {
-    date: Option<String>,
-    price: f64,
-    rough: u32,
-    confidence: f64,
-    points: usize,
-    points_in_range: usize,
-    deviation: f64,
-    outputs: usize,
-    blocks: u32,
-    txs: u64,
-    used_txs: u64,
-    first_height: Option<u32>,
-    last_height: Option<u32>,
-    first_time: Option<u32>,
-    last_time: Option<u32>,
-    flags: Vec<&'static str>,
+    #[serde(flatten)]
+    run: RunReport,
     /// With `--compare`: the exchange price, or why there is none.
     #[serde(skip_serializing_if = "Option::is_none")]
     compare: Option<Comparison>,
 }
 
+impl std::ops::Deref for Report {
+    type Target = RunReport;
+
+    fn deref(&self) -> &RunReport {
+        &self.run
+    }
+}
+
 impl Report {
-    pub(crate) fn new(date: Option<String>, outcome: &Outcome) -> Self {
-        let (e, stats): (_, &RunStats) = (&outcome.estimate, &outcome.stats);
-        let mut flags = Vec::new();
-        if e.confidence < LOW_CONFIDENCE {
-            flags.push("low_confidence");
-        }
-        if !(PLAUSIBLE.0..=PLAUSIBLE.1).contains(&e.price) {
-            flags.push("outside_plausible_range");
-        }
+    pub(crate) fn new(date: Option<String>, outcome: &Outcome, network: Network) -> Self {
         Self {
-            date,
-            price: e.price,
-            rough: e.rough,
-            confidence: e.confidence,
-            points: e.points,
-            points_in_range: e.points_in_range,
-            deviation: e.deviation,
-            outputs: e.outputs,
-            blocks: stats.blocks,
-            txs: stats.txs,
-            used_txs: stats.used_txs,
-            first_height: outcome.heights.map(|h| h.0),
-            last_height: outcome.heights.map(|h| h.1),
-            first_time: outcome.times.map(|t| t.0),
-            last_time: outcome.times.map(|t| t.1),
-            flags,
+            run: RunReport::new(date, outcome).on_network(network),
             compare: None,
         }
     }
@@ -81,9 +48,9 @@ impl Report {
         })
     }
 
-    /// The on-chain price of the run.
+    /// The on-chain price of the run: the refined one when asked for.
     pub(crate) fn price(&self) -> f64 {
-        self.price
+        self.run.headline()
     }
 
     /// Sets the comparison with an exchange.
@@ -93,8 +60,18 @@ impl Report {
 
     /// `price: $42,951` (`2024-01-01 price: $42,951` for a date): the
     /// integer part with thousands separators, as the reference prints it.
+    /// With the hourly refinement, the refined price, its grade and the
+    /// reference's: `price: $44,009 (hourly, grade D; reference $44,806)`.
     pub(crate) fn line(&self) -> String {
-        let price = format!("price: ${}", thousands(self.price as u64));
+        let price = match &self.hourly {
+            None => format!("price: ${}", thousands(self.price as u64)),
+            Some(h) => format!(
+                "price: ${} (hourly, grade {}; reference ${})",
+                thousands(h.refined as u64),
+                h.grade,
+                thousands(self.price as u64)
+            ),
+        };
         let line = match &self.date {
             Some(date) => format!("{date} {price}"),
             None => price,
@@ -128,12 +105,45 @@ impl Report {
             thousands(self.points as u64),
             thousands(self.points_in_range as u64),
             thousands(u64::from(self.rough)),
-            self.confidence,
+            self.reference_confidence.unwrap_or(self.confidence),
         );
-        if self.flags.contains(&"low_confidence") {
-            s.push_str(
-                "\nwarning: low confidence: too few transactions or no round-fiat structure",
+        if let Some(h) = &self.hourly {
+            let _ = write!(
+                s,
+                "\nhourly: {} hour(s) with 30+ points: open ${}, high ${}, low ${}, close ${}; \
+                 confidence {:.2} (grade {}: the chance of being within 0.5% of the \
+                 exchanges' (high+low)/2)",
+                h.hours,
+                thousands(h.open as u64),
+                thousands(h.high as u64),
+                thousands(h.low as u64),
+                thousands(h.close as u64),
+                self.confidence,
+                h.grade,
             );
+        }
+        if self.flags.contains(&"few_hours") {
+            s.push_str(
+                "\nwarning: fewer than 12 hours had 30 price points: the confidence was \
+                 calibrated on whole days, and says little here",
+            );
+        }
+        if self.flags.contains(&"not_a_utc_day") {
+            s.push_str(
+                "\nnote: hours are counted from the first block's time; the confidence was \
+                 calibrated on UTC dates only",
+            );
+        }
+        if self.flags.contains(&"no_hourly_path") {
+            s.push_str(
+                "\nwarning: no hour had 30 price points: the refined price is the reference's",
+            );
+        } else if self.flags.contains(&"low_confidence") {
+            s.push_str(if self.hourly.is_some() {
+                "\nwarning: low confidence (grade D): the price moved or was sparse within the day"
+            } else {
+                "\nwarning: low confidence: too few transactions or no round-fiat structure"
+            });
         }
         if let Some(Comparison {
             warning: true,
@@ -144,6 +154,12 @@ impl Report {
             let _ = write!(
                 s,
                 "\nwarning: the on-chain and exchange prices differ by {d:+.2}%"
+            );
+        }
+        if self.flags.contains(&"not_mainnet") {
+            s.push_str(
+                "\nnote: not mainnet: amounts on a test network are made up, so this price \
+                 means nothing (it shows the method works)",
             );
         }
         if self.flags.contains(&"outside_plausible_range") {
@@ -163,6 +179,9 @@ impl Report {
 
     const CSV_COMPARE: &'static str = ",exchange_usd,difference_percent,compare_note";
 
+    const CSV_HOURLY: &'static str =
+        ",reference_confidence,refined,grade,open,high,low,close,hours";
+
     fn csv(&self) -> String {
         let opt = |v: Option<u32>| v.map(|v| v.to_string()).unwrap_or_default();
         let compare = self.compare.as_ref().map_or_else(String::new, |c| {
@@ -171,8 +190,21 @@ impl Report {
             let note = c.reason.as_deref().unwrap_or_default().replace('"', "\"\"");
             format!(",{},{},\"{note}\"", f(c.exchange), f(c.difference_percent))
         });
+        let hourly = self.hourly.as_ref().map_or_else(String::new, |h| {
+            format!(
+                ",{},{},{},{},{},{},{},{}",
+                self.reference_confidence.unwrap_or_default(),
+                h.refined,
+                h.grade,
+                h.open,
+                h.high,
+                h.low,
+                h.close,
+                h.hours
+            )
+        });
         format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{}{compare}",
+            "{},{},{},{},{},{},{},{},{},{},{},{}{hourly}{compare}",
             self.date.as_deref().unwrap_or_default(),
             opt(self.first_height),
             opt(self.last_height),
@@ -211,9 +243,11 @@ impl Format {
     pub(crate) fn print_all(self, reports: &[Report]) {
         if let Self::Csv = self {
             let compare = reports.iter().any(|r| r.compare.is_some());
+            let hourly = reports.iter().any(|r| r.hourly.is_some());
             println!(
-                "{}{}",
+                "{}{}{}",
                 Report::CSV_HEADER,
+                if hourly { Report::CSV_HOURLY } else { "" },
                 if compare { Report::CSV_COMPARE } else { "" }
             );
         }

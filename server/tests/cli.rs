@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use fiatline_testkit::TempDirPath;
+
 fn fiatline(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_fiatline"))
         .args(args)
@@ -15,12 +17,12 @@ fn sample() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/block-702861.bin")
 }
 
-fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fiatline-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+/// A file in a folder of its own, removed with the returned guard.
+fn temp_file(name: &str, bytes: &[u8]) -> (TempDirPath, PathBuf) {
+    let dir = TempDirPath::new("cli");
     let path = dir.join(name);
     std::fs::write(&path, bytes).unwrap();
-    path
+    (dir, path)
 }
 
 fn json(out: &Output) -> serde_json::Value {
@@ -63,7 +65,7 @@ fn the_text_line_has_thousands_separators() {
 fn hex_as_getblock_prints_it_gives_the_same_price() {
     let bytes = std::fs::read(sample()).unwrap();
     let hex = hex::encode(&bytes);
-    let path = temp_file("block.hex", format!("{hex}\n").as_bytes());
+    let (_dir, path) = temp_file("block.hex", format!("{hex}\n").as_bytes());
     let v = json(&fiatline(&[
         "price",
         "--block-file",
@@ -76,9 +78,9 @@ fn hex_as_getblock_prints_it_gives_the_same_price() {
 #[test]
 fn bad_files_exit_2_with_the_file_named() {
     let bytes = std::fs::read(sample()).unwrap();
-    let truncated = temp_file("truncated.bin", &bytes[..bytes.len() / 2]);
-    let garbage = temp_file("garbage.bin", &[0xff; 300]);
-    let odd_hex = temp_file("odd.hex", b"abc");
+    let (_d1, truncated) = temp_file("truncated.bin", &bytes[..bytes.len() / 2]);
+    let (_d2, garbage) = temp_file("garbage.bin", &[0xff; 300]);
+    let (_d3, odd_hex) = temp_file("odd.hex", b"abc");
     let missing = PathBuf::from("/no/such/block.bin");
     for path in [&truncated, &garbage, &odd_hex, &missing] {
         let p = path.to_str().unwrap();
@@ -102,7 +104,7 @@ fn a_block_with_no_usable_outputs_is_an_error_not_a_panic() {
     block.extend([0, 0xff, 0xff, 0xff, 0xff, 1]);
     block.extend(50_0000_0000u64.to_le_bytes());
     block.extend([0, 0, 0, 0, 0]);
-    let path = temp_file("coinbase-only.bin", &block);
+    let (_dir, path) = temp_file("coinbase-only.bin", &block);
     let out = fiatline(&["price", "--block-file", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no price"));
@@ -137,4 +139,142 @@ fn live_sources_and_the_exchange_say_which_flag_is_missing() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains(says), "{args:?}: {err}");
     }
+}
+
+#[test]
+fn work_is_bounded_and_bad_input_is_refused_before_any() {
+    // A range past the chain: refused at once, not spelled out day by day.
+    let out = fiatline(&["price", "--date", "0001-01-01..9999-12-31"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("before 2009-01-03, the first day with blocks"),
+        "{err}"
+    );
+    let out = fiatline(&["price", "--date", "2024-01-01..9999-12-31"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no blocks yet"));
+
+    // A node that is down: one error, not one per day of the range.
+    let dead = "http://127.0.0.1:1";
+    let out = fiatline(&[
+        "price",
+        "--date",
+        "2024-01-01..2024-03-01",
+        "--rpc-url",
+        dead,
+        "--rpc-user",
+        "u",
+        "--rpc-password",
+        "p",
+        "--retries",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    // Two dates run at once (--jobs 2): at most two tried.
+    assert!(err.matches("cannot reach").count() <= 2, "{err}");
+    assert!(
+        err.contains("run(s) not tried: the source had failed"),
+        "{err}"
+    );
+    assert!(err.contains("61 of 61 runs failed"), "{err}");
+
+    // A chart name that cannot be written: refused before the node is asked.
+    let out = fiatline(&["price", "--recent", "--chart", "out.txt", "--rpc-url", dead]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown chart format"));
+    let out = fiatline(&[
+        "price",
+        "--recent",
+        "--chart",
+        "/no/such/folder/c.png",
+        "--rpc-url",
+        dead,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no folder /no/such/folder"));
+
+    // Missing files exit 2 under every subcommand.
+    let missing = "/no/such/file.jsonl.gz";
+    for args in [
+        &["price", "--block-file", missing][..],
+        &[
+            "refine",
+            "--points",
+            missing,
+            "--central",
+            "1",
+            "--date",
+            "2024-01-01",
+        ],
+        &["serve", "--source", "replay", "--replay", missing],
+        &[
+            "record",
+            "--source",
+            "replay",
+            "--replay",
+            missing,
+            "--out",
+            "/tmp/x.jsonl",
+        ],
+        &[
+            "record",
+            "--source",
+            "replay",
+            "--replay",
+            "samples/replay-702861.jsonl.gz",
+            "--out",
+            "/no/such/folder/r.jsonl",
+        ],
+    ] {
+        let out = fiatline(args);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.starts_with("error: ") && err.lines().count() == 1,
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn serve_listens_on_a_host_name() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let replay = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/replay-702861.jsonl.gz");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fiatline"))
+        .args([
+            "serve",
+            "--source",
+            "replay",
+            "--replay",
+            replay.to_str().unwrap(),
+        ])
+        .args(["--listen", &format!("localhost:{port}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let body = loop {
+        if let Some(b) = fiatline_testkit::process::get(&format!("127.0.0.1:{port}"), "/health") {
+            break b;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "never listened"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(body.contains("\"source\":\"replay\""), "{body}");
 }

@@ -214,7 +214,8 @@ fn record_writes_an_electrum_blocks_transactions_as_they_arrive() {
     let chain = Chain::generate_light(FIRST, vec![now() - 600, now()], 50);
     let server = ElectrumServer::start(chain.clone());
     server.set_tip(FIRST);
-    let out = std::env::temp_dir().join(format!("fiatline-record-{}.jsonl", std::process::id()));
+    let dir = fiatline_testkit::TempDirPath::new("record");
+    let out = dir.join("recording.jsonl");
     let mut child = std::process::Command::new(bin())
         .args([
             "record",
@@ -234,7 +235,6 @@ fn record_writes_an_electrum_blocks_transactions_as_they_arrive() {
     let status = child.wait().unwrap();
     assert!(status.success());
     let text = std::fs::read_to_string(&out).unwrap();
-    let _ = std::fs::remove_file(&out);
     let recorded: Vec<String> = text
         .lines()
         .map(|l| {

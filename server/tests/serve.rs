@@ -78,7 +78,8 @@ fn a_replay_ends_at_the_consensus_price_of_its_transactions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_clients_and_one_that_never_reads() {
     // Three recorded hours in 18 s: a delta every 500 ms with new points.
-    let server = serve(&["--speed", "600"]);
+    // Every client is on loopback: one address, past the default 32.
+    let server = serve(&["--speed", "600", "--max-clients-per-ip", "100"]);
     let url = format!("ws://{}/ws", server.addr);
     // Connected, and never read from again.
     let (_stuck, _) = tokio_tungstenite::connect_async(&url).await.unwrap();

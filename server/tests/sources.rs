@@ -2,7 +2,6 @@
 //! protocol: the same blocks give the same answer through every source, and
 //! failures give a clear error and the documented exit code.
 
-use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use fiatline_testkit::blk::write_blocks_dir;
@@ -37,11 +36,8 @@ fn json_lines(out: &Output) -> Vec<serde_json::Value> {
         .collect()
 }
 
-fn tempdir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fiatline-cli-src-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+fn tempdir(name: &str) -> fiatline_testkit::TempDirPath {
+    fiatline_testkit::TempDirPath::new(&format!("cli-src-{name}"))
 }
 
 /// The price of block files, as the reference point.
@@ -294,7 +290,7 @@ fn failures_say_what_is_wrong() {
         ),
         (
             &["--recent", "--source", "esplora"],
-            3,
+            2,
             "needs --esplora-url",
         ),
     ];

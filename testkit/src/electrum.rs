@@ -9,18 +9,24 @@
 //! often do (request and answer only: no notifications).
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
 use crate::{display_hex, Chain};
 
-/// An open connection's writer, and whether it subscribed to headers.
-type Connection = (Arc<Mutex<TcpStream>>, Arc<AtomicBool>);
+/// An open connection: where its notifications go, whether it subscribed
+/// to headers, and its socket (to close it).
+#[derive(Debug)]
+struct Connection {
+    notes: mpsc::Sender<String>,
+    subscribed: Arc<AtomicBool>,
+    socket: TcpStream,
+}
 
 /// TLS settings for a server started with [`ElectrumServer::start_tls`].
 type Tls = Option<Arc<rustls::ServerConfig>>;
@@ -55,20 +61,12 @@ impl ElectrumServer {
     /// Serves `chain` over TLS with a self-signed certificate for
     /// `localhost` and `127.0.0.1`; [`Self::url`] says `ssl://`.
     pub fn start_tls(chain: Chain) -> Self {
-        let key = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
-            .expect("a self-signed certificate");
-        let cert = key.cert.der().clone();
-        let private = rustls::pki_types::PrivateKeyDer::try_from(key.signing_key.serialize_der())
-            .expect("a private key");
-        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .expect("TLS versions")
-        .with_no_client_auth()
-        .with_single_cert(vec![cert], private)
-        .expect("a TLS config");
-        Self::start_with(chain, Some(Arc::new(config)))
+        Self::start_tls_with(chain, &crate::tls::SelfSigned::localhost())
+    }
+
+    /// As [`Self::start_tls`], presenting `cert`.
+    pub fn start_tls_with(chain: Chain, cert: &crate::tls::SelfSigned) -> Self {
+        Self::start_with(chain, Some(cert.config.clone()))
     }
 
     fn start_with(chain: Chain, tls: Tls) -> Self {
@@ -122,9 +120,9 @@ impl ElectrumServer {
             "params": [{"height": tip, "hex": header(&self.state.chain, tip)}],
         });
         let line = format!("{note}\n");
-        for (stream, subscribed) in lock(&self.state.connections).iter() {
-            if subscribed.load(Ordering::SeqCst) {
-                let _ = lock(stream).write_all(line.as_bytes());
+        for c in lock(&self.state.connections).iter() {
+            if c.subscribed.load(Ordering::SeqCst) {
+                let _ = c.notes.send(line.clone());
             }
         }
     }
@@ -133,8 +131,8 @@ impl ElectrumServer {
     /// vanish, and connections are refused until [`Self::restart`].
     pub fn stop(&self) {
         lock(&self.stop).store(true, Ordering::SeqCst);
-        for (stream, _) in lock(&self.state.connections).drain(..) {
-            let _ = lock(&stream).shutdown(Shutdown::Both);
+        for c in lock(&self.state.connections).drain(..) {
+            let _ = c.socket.shutdown(Shutdown::Both);
         }
         // Let the accept loop see the flag and release the port.
         std::thread::sleep(Duration::from_millis(20));
@@ -172,27 +170,69 @@ fn listen(addr: &str, state: &Arc<State>) -> (SocketAddr, Arc<AtomicBool>) {
                 continue;
             };
             let state = state.clone();
-            std::thread::spawn(move || match &state.tls {
-                Some(config) => tls_connection(&state, stream, config.clone()),
-                None => connection(&state, stream),
+            std::thread::spawn(move || {
+                stream.set_nonblocking(false).ok();
+                // Small replies must not wait for delayed ACKs (Nagle).
+                stream.set_nodelay(true).ok();
+                let Ok(socket) = stream.try_clone() else {
+                    return;
+                };
+                match &state.tls {
+                    Some(config) => {
+                        if let Ok(tls) = rustls::ServerConnection::new(config.clone()) {
+                            connection(&state, &socket, rustls::StreamOwned::new(tls, stream));
+                        }
+                    }
+                    None => connection(&state, &socket, stream),
+                }
             });
         }
     });
     (addr, stop)
 }
 
-fn connection(state: &State, stream: TcpStream) {
-    stream.set_nonblocking(false).ok();
-    // Small replies must not wait for delayed ACKs (Nagle).
-    stream.set_nodelay(true).ok();
-    let writer = Arc::new(Mutex::new(stream.try_clone().expect("clone")));
+/// One client: requests (a line each, or a batch) answered in turn, and
+/// header notifications written between them, over TCP or TLS alike.
+fn connection(state: &State, socket: &TcpStream, stream: impl Read + Write) {
+    // Short reads let notifications out while the client is quiet.
+    socket
+        .set_read_timeout(Some(Duration::from_millis(20)))
+        .ok();
+    let (notes, outbox) = mpsc::channel::<String>();
     let subscribed = Arc::new(AtomicBool::new(false));
-    lock(&state.connections).push((writer.clone(), subscribed.clone()));
-    for line in BufReader::new(stream).lines() {
-        let Ok(line) = line else { break };
+    let Ok(handle) = socket.try_clone() else {
+        return;
+    };
+    lock(&state.connections).push(Connection {
+        notes,
+        subscribed: subscribed.clone(),
+        socket: handle,
+    });
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    'serve: loop {
+        for note in outbox.try_iter() {
+            let out = reader.get_mut();
+            if out
+                .write_all(note.as_bytes())
+                .and_then(|()| out.flush())
+                .is_err()
+            {
+                break 'serve;
+            }
+        }
+        match reader.read_line(&mut line) {
+            // Closed (a client that refuses the certificate closes here).
+            Ok(0) => break,
+            Ok(_) if line.ends_with('\n') => {}
+            Ok(_) => continue,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => continue,
+            Err(_) => break,
+        }
         let Ok(req) = serde_json::from_str::<Value>(&line) else {
             break;
         };
+        line.clear();
         // A batch is an array of calls, answered by an array.
         let answer = match &req {
             Value::Array(calls) => {
@@ -202,43 +242,16 @@ fn connection(state: &State, stream: TcpStream) {
         };
         let mut answer = answer.to_string();
         answer.push('\n');
-        if lock(&writer).write_all(answer.as_bytes()).is_err() {
+        let out = reader.get_mut();
+        if out
+            .write_all(answer.as_bytes())
+            .and_then(|()| out.flush())
+            .is_err()
+        {
             break;
         }
     }
-    lock(&state.connections).retain(|(w, _)| !Arc::ptr_eq(w, &writer));
-}
-
-/// One call per line, answered in turn, inside TLS.
-fn tls_connection(state: &State, stream: TcpStream, config: Arc<rustls::ServerConfig>) {
-    stream.set_nonblocking(false).ok();
-    stream.set_nodelay(true).ok();
-    let Ok(conn) = rustls::ServerConnection::new(config) else {
-        return;
-    };
-    let mut reader = BufReader::new(rustls::StreamOwned::new(conn, stream));
-    let subscribed = AtomicBool::new(false);
-    let mut line = String::new();
-    loop {
-        line.clear();
-        // A client that rejects the certificate ends the handshake here.
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let Ok(req) = serde_json::from_str::<Value>(&line) else {
-            return;
-        };
-        let mut answer = call(state, &req, &subscribed).to_string();
-        answer.push('\n');
-        let tls = reader.get_mut();
-        if tls
-            .write_all(answer.as_bytes())
-            .and_then(|()| tls.flush())
-            .is_err()
-        {
-            return;
-        }
-    }
+    lock(&state.connections).retain(|c| !Arc::ptr_eq(&c.subscribed, &subscribed));
 }
 
 fn header(chain: &Chain, h: u32) -> Option<String> {

@@ -46,6 +46,8 @@ struct State {
     historical: Mutex<(u16, String)>,
     faults: Arc<Faults>,
     counts: Arc<Counts>,
+    /// HTTPS with this configuration, else plain HTTP.
+    tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// A running Esplora server; stops when dropped.
@@ -64,6 +66,16 @@ impl EsploraServer {
     /// Serves `chain`, every block visible and an empty mempool. The price
     /// endpoints answer 404 until set.
     pub fn start(chain: Chain) -> Self {
+        Self::start_with(chain, None)
+    }
+
+    /// Serves `chain` over HTTPS with `cert` (a self-signed certificate, as
+    /// a self-hosted mempool behind its own proxy has); [`Self::url`] says `https://`.
+    pub fn start_tls(chain: Chain, cert: &crate::tls::SelfSigned) -> Self {
+        Self::start_with(chain, Some(cert.config.clone()))
+    }
+
+    fn start_with(chain: Chain, tls: Option<Arc<rustls::ServerConfig>>) -> Self {
         let faults = Arc::new(Faults::default());
         let counts = Arc::new(Counts::default());
         let state = Arc::new(State {
@@ -74,6 +86,7 @@ impl EsploraServer {
             historical: Mutex::new((404, "Not Found".into())),
             faults: faults.clone(),
             counts: counts.clone(),
+            tls,
         });
         let server = Self::listen("127.0.0.1:0", &state);
         Self {
@@ -87,7 +100,7 @@ impl EsploraServer {
 
     fn listen(addr: &str, state: &Arc<State>) -> Server {
         let s = state.clone();
-        Server::start_on(addr, move |req| {
+        Server::start_on(addr, state.tls.clone(), move |req| {
             let f = &s.faults;
             f.served.fetch_add(1, Ordering::SeqCst);
             let delay = f.delay_ms.load(Ordering::SeqCst);
@@ -105,9 +118,14 @@ impl EsploraServer {
         })
     }
 
-    /// `http://127.0.0.1:port`.
+    /// `http://127.0.0.1:port`, or `https://` over TLS.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.state.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// Shows blocks up to `height` only (at most the chain's tip).

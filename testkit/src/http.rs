@@ -1,5 +1,6 @@
 //! A minimal HTTP/1.1 server on loopback for the RPC and Esplora servers:
-//! one thread, one request per connection (`Connection: close`).
+//! one thread, one request per connection (`Connection: close`), plain or
+//! over TLS (HTTPS, as a node behind a reverse proxy or mempool.space is).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -43,6 +44,7 @@ pub(crate) struct Server {
 impl Server {
     pub(crate) fn start_on(
         addr: &str,
+        tls: Option<Arc<rustls::ServerConfig>>,
         handler: impl Fn(Request) -> Response + Send + 'static,
     ) -> Self {
         let listener = crate::bind(addr);
@@ -55,9 +57,16 @@ impl Server {
                 if stopping.load(Ordering::SeqCst) {
                     break;
                 }
-                if let Ok(stream) = stream {
-                    let _ = serve(stream, &handler);
-                }
+                let Ok(stream) = stream else { continue };
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                let _ = match &tls {
+                    None => serve(stream, &handler),
+                    Some(config) => match rustls::ServerConnection::new(config.clone()) {
+                        // A client that refuses the certificate ends the handshake: an error here.
+                        Ok(conn) => serve(rustls::StreamOwned::new(conn, stream), &handler),
+                        Err(_) => continue,
+                    },
+                };
             }
         });
         Self {
@@ -79,10 +88,8 @@ impl Drop for Server {
     }
 }
 
-fn serve(stream: TcpStream, handler: &impl Fn(Request) -> Response) -> std::io::Result<()> {
-    stream.set_nonblocking(false)?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let mut reader = BufReader::new(stream.try_clone()?);
+fn serve(stream: impl Read + Write, handler: &impl Fn(Request) -> Response) -> std::io::Result<()> {
+    let mut reader = BufReader::new(stream);
     let mut line = String::new();
     reader.read_line(&mut line)?;
     let mut parts = line.split_whitespace();
@@ -113,7 +120,7 @@ fn serve(stream: TcpStream, handler: &impl Fn(Request) -> Response) -> std::io::
         authorization,
         body,
     });
-    let mut stream = stream;
+    let stream = reader.get_mut();
     write!(
         stream,
         "HTTP/1.1 {} X\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",

@@ -17,7 +17,9 @@ pub mod electrum;
 pub mod esplora;
 mod http;
 pub mod process;
+pub mod refined;
 pub mod rpc;
+pub mod tls;
 pub mod zmq;
 
 use fiatline_core::{Block, Transaction};
@@ -69,6 +71,9 @@ fn push_compact_size(out: &mut Vec<u8>, n: usize) {
         }
     }
 }
+
+/// What a pre-BIP 34 coinbase of [`Chain::from_genesis`] seems to say.
+pub const PRE_BIP34_PUSH: u32 = 0x1d_ffff;
 
 /// A block of a generated chain.
 #[derive(Debug, Clone)]
@@ -127,11 +132,60 @@ impl Chain {
         Self::build(first, times, txs)
     }
 
+    /// A chain from its genesis block (height 0, no parent), `txs`
+    /// transactions a block, as regtest or a node's whole history starts:
+    /// below `bip34_height` the coinbases' first push is not the height but
+    /// a large number (0x1dffff, as the nBits that early coinbases pushed).
+    pub fn from_genesis(
+        count: u32,
+        start_time: u32,
+        spacing: u32,
+        txs: usize,
+        bip34_height: u32,
+    ) -> Self {
+        let times = (0..count).map(|i| start_time + i * spacing).collect();
+        Self::build_from(
+            0,
+            times,
+            |_| txs,
+            [0; 32],
+            |h| {
+                if h < bip34_height {
+                    PRE_BIP34_PUSH
+                } else {
+                    h
+                }
+            },
+        )
+    }
+
+    /// A branch off this chain: `count` blocks from `height` (whose parent is
+    /// this chain's block at `height - 1`), with other times so other
+    /// hashes, `txs` transactions each: a stale branch, or the better one.
+    #[must_use]
+    pub fn fork(&self, height: u32, count: u32, start_time: u32, spacing: u32, txs: usize) -> Self {
+        let parent = self.at(height - 1).expect("the fork's parent").hash;
+        let times = (0..count).map(|i| start_time + i * spacing).collect();
+        Self::build_from(height, times, |_| txs, parent, |h| h)
+    }
+
     fn build(first: u32, times: Vec<u32>, keep: impl Fn(usize) -> usize) -> Self {
+        let parsed = Block::parse(block_702861()).expect("block 702861 parses");
+        let prev = *parsed.header().prev_blockhash();
+        Self::build_from(first, times, keep, prev, |h| h)
+    }
+
+    fn build_from(
+        first: u32,
+        times: Vec<u32>,
+        keep: impl Fn(usize) -> usize,
+        parent: [u8; 32],
+        coinbase_height: impl Fn(u32) -> u32,
+    ) -> Self {
         let original = block_702861();
         let parsed = Block::parse(original).expect("block 702861 parses");
         let all: Vec<&[u8]> = parsed.transactions().map(|tx| tx.as_bytes()).collect();
-        let mut prev = *parsed.header().prev_blockhash();
+        let mut prev = parent;
         let mut blocks = Vec::with_capacity(times.len());
         for (i, time) in times.into_iter().enumerate() {
             let height = first + i as u32;
@@ -151,7 +205,8 @@ impl Chain {
                         .windows(4)
                         .position(|w| w == [0x03, 0x8d, 0xb9, 0x0a])
                         .expect("BIP 34 push");
-                    raw[at + 1..at + 4].copy_from_slice(&height.to_le_bytes()[..3]);
+                    raw[at + 1..at + 4]
+                        .copy_from_slice(&coinbase_height(height).to_le_bytes()[..3]);
                 } else {
                     // Spends of earlier transactions of the block follow
                     // them to their new txids, so parents stay parents.
@@ -276,5 +331,40 @@ mod tests {
         let light = Chain::generate_light(5, vec![1, 2], 40);
         let block = Block::parse(&light.blocks[1].bytes).unwrap();
         assert_eq!((block.tx_count(), block.bip34_height()), (40, Some(6)));
+    }
+}
+
+/// A fresh folder for one test, `fiatline-<label>-…` in the temp dir,
+/// removed when the guard drops (tests run in parallel: never a shared name).
+pub fn tempdir(label: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("fiatline-{label}-"))
+        .tempdir()
+        .expect("a temp dir")
+}
+
+/// A [`tempdir`] that derefs to its path, so `dir.join(…)` works as on a
+/// `PathBuf`; the folder goes when it drops.
+#[derive(Debug)]
+pub struct TempDirPath(tempfile::TempDir);
+
+impl TempDirPath {
+    /// A fresh folder labelled `label`.
+    pub fn new(label: &str) -> Self {
+        Self(tempdir(label))
+    }
+}
+
+impl std::ops::Deref for TempDirPath {
+    type Target = std::path::Path;
+
+    fn deref(&self) -> &std::path::Path {
+        self.0.path()
+    }
+}
+
+impl AsRef<std::path::Path> for TempDirPath {
+    fn as_ref(&self) -> &std::path::Path {
+        self.0.path()
     }
 }

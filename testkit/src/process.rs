@@ -19,6 +19,12 @@ impl Serve {
     /// Starts `bin serve ARGS --listen 127.0.0.1:<free port>` and waits (up
     /// to 10 s) until it accepts connections.
     pub fn start(bin: &Path, args: &[&str]) -> Self {
+        Self::start_logging(bin, args, Stdio::null())
+    }
+
+    /// As [`Serve::start`], with the server's standard error (its logs)
+    /// going to `stderr`.
+    pub fn start_logging(bin: &Path, args: &[&str], stderr: impl Into<Stdio>) -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .expect("a free port")
             .local_addr()
@@ -30,7 +36,7 @@ impl Serve {
             .args(args)
             .args(["--listen", &addr])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("fiatline starts");
         let mut serve = Self { child, addr };

@@ -20,6 +20,9 @@ pub struct Faults {
     pub fail_next: AtomicU32,
     /// Requests answered so far.
     pub served: AtomicU32,
+    /// The next this many calls get error -28, as a node still loading
+    /// ("Loading block index…", "Loading wallet…") answers.
+    pub warming_up: AtomicU32,
 }
 
 /// The node's mempool: (txid in internal order, raw transaction, first-seen time).
@@ -33,6 +36,8 @@ pub struct RpcServer {
     pub faults: Arc<Faults>,
     /// The mempool `getrawmempool` and `getrawtransaction` answer from.
     pub mempool: Mempool,
+    https: bool,
+    chain: Arc<std::sync::RwLock<Chain>>,
 }
 
 impl RpcServer {
@@ -43,12 +48,45 @@ impl RpcServer {
 
     /// The same, on a chosen address (to restart a server on its old port).
     pub fn start_on(addr: &str, chain: Chain, user: &str, password: &str) -> Self {
+        Self::start_with(addr, chain, user, password, None)
+    }
+
+    /// Serves `chain` over HTTPS with `cert`, as a node behind a TLS proxy
+    /// is reached; [`Self::url`] says `https://`.
+    pub fn start_tls(
+        chain: Chain,
+        user: &str,
+        password: &str,
+        cert: &crate::tls::SelfSigned,
+    ) -> Self {
+        Self::start_with(
+            "127.0.0.1:0",
+            chain,
+            user,
+            password,
+            Some(cert.config.clone()),
+        )
+    }
+
+    fn start_with(
+        addr: &str,
+        chain: Chain,
+        user: &str,
+        password: &str,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> Self {
+        let https = tls.is_some();
         let expected = format!("Basic {}", BASE64.encode(format!("{user}:{password}")));
         let faults = Arc::new(Faults::default());
         let f = faults.clone();
         let mempool: Mempool = Arc::default();
         let pool = mempool.clone();
-        let server = Server::start_on(addr, move |req| {
+        let chain = Arc::new(std::sync::RwLock::new(chain));
+        let served_chain = chain.clone();
+        let server = Server::start_on(addr, tls, move |req| {
+            let chain = served_chain
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             f.served.fetch_add(1, Ordering::SeqCst);
             if req.authorization.as_deref() != Some(expected.as_str()) {
                 // Core answers a bad password with 401 and an empty body.
@@ -65,6 +103,12 @@ impl RpcServer {
                     r#"{"result":null,"error":{"code":-32700,"message":"Parse error"},"id":null}"#,
                 );
             };
+            if f.warming_up.load(Ordering::SeqCst) > 0 {
+                f.warming_up.fetch_sub(1, Ordering::SeqCst);
+                let id = request.get("id").cloned().unwrap_or(Value::Null);
+                let warming = json!({"result": null, "error": {"code": -28, "message": "Loading wallet…"}, "id": id});
+                return Response::new(500, "application/json", warming.to_string());
+            }
             let answer = match request {
                 Value::Array(batch) => {
                     Value::Array(batch.iter().map(|r| call(&chain, &pool, r)).collect())
@@ -77,12 +121,23 @@ impl RpcServer {
             server,
             faults,
             mempool,
+            https,
+            chain,
         }
     }
 
-    /// `http://127.0.0.1:port`.
+    /// Serves `chain` from now on: a node that found blocks, or reorganised.
+    pub fn set_chain(&self, chain: Chain) {
+        *self
+            .chain
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = chain;
+    }
+
+    /// `http://127.0.0.1:port`, or `https://` over TLS.
     pub fn url(&self) -> String {
-        format!("http://{}", self.server.addr)
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}", self.server.addr)
     }
 
     /// The bound address.
@@ -119,9 +174,24 @@ fn call(chain: &Chain, mempool: &Mempool, request: &Value) -> Value {
             .map(|b| json!(hex::encode(&b.bytes)))
             .ok_or((-5, "Block not found")),
         "getrawmempool" => {
+            // Core lists the pool as an object keyed by txid, in no useful
+            // order; "depends" names the in-pool parents.
             let pool = mempool.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            let entries: serde_json::Map<String, Value> =
-                pool.iter().map(|(txid, _, time)| (display_hex(txid), json!({"time": time, "vsize": 100}))).collect();
+            let ids: std::collections::HashSet<[u8; 32]> = pool.iter().map(|(t, _, _)| *t).collect();
+            let entries: serde_json::Map<String, Value> = pool
+                .iter()
+                .map(|(txid, raw, time)| {
+                    let depends: Vec<String> = fiatline_core::Transaction::parse(raw)
+                        .map(|tx| {
+                            tx.inputs()
+                                .filter(|i| ids.contains(i.prev_txid))
+                                .map(|i| display_hex(i.prev_txid))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    (display_hex(txid), json!({"time": time, "vsize": 100, "depends": depends}))
+                })
+                .collect();
             Ok(Value::Object(entries))
         }
         "getrawtransaction" => {

@@ -1,13 +1,26 @@
 //! Calls the whole public API of fiatline-core from a `#![no_std]` staticlib.
 #![no_std]
 
-use fiatline_core::cell::{Latest, LatestCell};
+use fiatline_core::cell::{SeqCell, Words};
 use fiatline_core::{
-    bins, chart_half_range, estimate, txid_slots_for, Block, Histogram, PricePoint, RawOutput,
-    Refinement, Run, Transaction, Txid, Window, WindowEntry,
+    bins, chart_half_range, estimate, refine_hourly, txid_slots_for, Block, Histogram, Hour,
+    HourPoint, PricePoint, RawOutput, Refinement, Run, Transaction, Txid, Window, WindowEntry,
 };
 
-static LATEST: LatestCell = LatestCell::new();
+/// A price in cents and the time it was made: two words.
+#[derive(Clone, Copy)]
+struct Cents(u32, u32);
+
+impl Words<2> for Cents {
+    fn to_words(&self) -> [u32; 2] {
+        [self.0, self.1]
+    }
+    fn from_words([c, t]: [u32; 2]) -> Self {
+        Self(c, t)
+    }
+}
+
+static LATEST: SeqCell<2> = SeqCell::new();
 
 /// Runs a rolling window over one block in fixed arrays, and publishes the
 /// estimate through the lock-free cell; returns the price read back, in cents.
@@ -29,21 +42,15 @@ pub extern "C" fn fiatline_window_block(ptr: *const u8, len: usize, now: u32) ->
     window.expire(now);
     let mut points = [PricePoint::default(); 512];
     let mut scratch = [0.0f64; 512];
-    if let (Ok(e), Some(mut writer)) = (
-        window.estimate(Refinement::Reference, &mut points, &mut scratch),
-        LATEST.writer(),
-    ) {
-        writer.publish(&Latest {
-            price: e.price,
-            rough: e.rough,
-            confidence: e.confidence,
-            at: now,
-            ..Latest::default()
-        });
+    let estimate = window.estimate(Refinement::Reference, &mut points, &mut scratch);
+    // Publishing needs compare-and-swap; Cortex-M0 reads only.
+    #[cfg(target_has_atomic = "8")]
+    if let (Ok(e), Some(mut writer)) = (estimate, LATEST.writer()) {
+        writer.publish(&Cents((e.price * 100.0) as u32, now));
     }
-    LATEST
-        .try_read::<Latest>()
-        .map_or(0, |l| (l.price * 100.0) as u64)
+    #[cfg(not(target_has_atomic = "8"))]
+    let _ = estimate;
+    LATEST.try_read::<Cents>().map_or(0, |c| u64::from(c.0))
 }
 
 #[panic_handler]
@@ -86,8 +93,14 @@ pub extern "C" fn fiatline_price_block(ptr: *const u8, len: usize) -> u64 {
     );
     match run.estimate(Refinement::Reference, &mut points, &mut scratch) {
         Ok(e) => {
-            let _ = chart_half_range(&points[..e.points.min(points.len())], e.price, &mut scratch);
-            (e.price * 100.0) as u64
+            let found = &points[..e.points.min(points.len())];
+            let _ = chart_half_range(found, e.price, &mut scratch);
+            let mut hourly = [HourPoint::default(); 512];
+            let mut path = [Hour::default(); 24];
+            match refine_hourly(found, e.price, 0, &mut hourly, &mut path) {
+                Ok(r) => (r.price * 100.0) as u64,
+                Err(_) => (e.price * 100.0) as u64,
+            }
         }
         Err(_) => 0,
     }

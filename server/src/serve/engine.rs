@@ -8,8 +8,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::extract::ws::Utf8Bytes;
-use fiatline_adapters::{LiveEvent, LiveSource};
-use fiatline_core::cell::{Latest, Writer, LATEST_WORDS};
+use fiatline_adapters::{Clock, LiveEvent, LiveSource};
+use fiatline_core::cell::Writer;
+
+use super::latest::{Latest, LATEST_WORDS};
 use fiatline_core::{
     window_index_slots_for, Block, Estimate, EstimateError, PricePoint, Refinement, Transaction,
     Txid, Window, WindowEntry, WindowError,
@@ -20,6 +22,10 @@ use crate::report::thousands;
 
 /// How often the estimate is refreshed and deltas go out.
 pub(crate) const TICK: Duration = Duration::from_millis(500);
+/// First wait before a failed first fill is tried again; it doubles up
+/// to [`MAX_REFILL`].
+const FIRST_REFILL: Duration = Duration::from_secs(5);
+const MAX_REFILL: Duration = Duration::from_secs(300);
 /// Points in a snapshot, newest first.
 pub(crate) const SNAPSHOT_POINTS: usize = 5000;
 /// A rough price this far (as a fraction) from the last snapshot's sends a
@@ -37,7 +43,7 @@ pub(crate) struct Engine {
     source: Box<dyn LiveSource>,
     shared: Arc<Shared>,
     /// Replays keep the recording's clock; live sources the wall clock.
-    data_clock: bool,
+    clock: Clock,
     data_now: u32,
     /// Points already sent: all with time below `sent_time`, and this many at it.
     sent_time: u32,
@@ -47,26 +53,31 @@ pub(crate) struct Engine {
     points: Vec<PricePoint>,
     scratch: Vec<f64>,
     last_line: Option<Instant>,
+    /// A first fill that failed (the node down at start): when to try
+    /// again, the wait after that, and the span to fill.
+    refill: Option<(Instant, Duration, u32)>,
 }
 
 impl Engine {
+    /// An engine over a window of `capacity` transactions.
+    ///
+    /// # Errors
+    /// Returns the window's error for a capacity it cannot index.
     pub(crate) fn new(
         source: Box<dyn LiveSource>,
         shared: Arc<Shared>,
         capacity: usize,
-        data_clock: bool,
-    ) -> Self {
+    ) -> Result<Self, WindowError> {
         let window = Window::new(
             vec![WindowEntry::default(); capacity],
             vec![0; window_index_slots_for(capacity)],
             shared.span,
-        )
-        .unwrap_or_else(|e| unreachable!("index sized by window_index_slots_for: {e}"));
-        Self {
+        )?;
+        Ok(Self {
             window,
+            clock: source.clock(),
             source,
             shared,
-            data_clock,
             data_now: 0,
             sent_time: 0,
             sent_at_time: 0,
@@ -74,6 +85,36 @@ impl Engine {
             points: Vec::new(),
             scratch: Vec::new(),
             last_line: None,
+            refill: None,
+        })
+    }
+
+    /// Fills the window from the source's own blocks of the last `span`
+    /// seconds (see [`Engine::prefill`]); a failure is logged, and the
+    /// window fills from live events instead.
+    pub(crate) fn fill(&mut self, span: u32) {
+        let blocks = match self.source.block_source() {
+            Ok(Some(blocks)) => super::recent_blocks(blocks, span),
+            Ok(None) => return,
+            Err(e) => Err(e),
+        };
+        match blocks {
+            Ok(blocks) => {
+                self.refill = None;
+                self.prefill(blocks);
+            }
+            Err(e) => {
+                // Tried again until it works: a window filled from live
+                // events alone stays thin for hours.
+                let wait = self
+                    .refill
+                    .map_or(FIRST_REFILL, |(_, w, _)| (w * 2).min(MAX_REFILL));
+                tracing::warn!(
+                    "could not fill the window from recent blocks ({e}); again in {} s",
+                    wait.as_secs()
+                );
+                self.refill = Some((Instant::now() + wait, wait, span));
+            }
         }
     }
 
@@ -116,6 +157,9 @@ impl Engine {
                     std::thread::sleep(Duration::from_millis(500));
                 }
                 Err(e) => {
+                    if let Ok(mut slot) = self.shared.source_error.lock() {
+                        *slot = Some(e.to_string());
+                    }
                     tracing::error!(
                         "{} source failed: {e}; serving the last estimate, retrying in 5 s",
                         self.source.name()
@@ -127,6 +171,16 @@ impl Engine {
             let c = &self.shared.counters;
             c.connected.store(status.connected, Ordering::Relaxed);
             c.backlog.store(status.backlog, Ordering::Relaxed);
+            c.gaps.store(status.gaps, Ordering::Relaxed);
+            c.resyncs.store(status.resyncs, Ordering::Relaxed);
+            c.source_retries.store(status.retries, Ordering::Relaxed);
+            c.source_skipped.store(status.skipped, Ordering::Relaxed);
+            c.failed.store(status.failed, Ordering::Relaxed);
+            if let Some((at, _, span)) = self.refill {
+                if Instant::now() >= at {
+                    self.fill(span);
+                }
+            }
             if Instant::now() >= next_tick {
                 self.publish(&mut writer);
                 next_tick = Instant::now() + TICK;
@@ -168,6 +222,18 @@ impl Engine {
                     tracing::warn!("skipped a malformed block: {e}");
                 }
             },
+            LiveEvent::Disconnected { hash } => {
+                // Its transactions stay: still real payments, most of them
+                // back in the mempool (the window never dropped confirmed ones).
+                self.shared
+                    .counters
+                    .disconnected
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    "block {} disconnected (a reorganisation); its transactions stay in the window",
+                    fiatline_adapters::BlockHash(hash)
+                );
+            }
             LiveEvent::Resync => tracing::info!("resynchronising the mempool"),
             LiveEvent::End => {
                 self.shared.counters.finished.store(true, Ordering::Relaxed);
@@ -176,6 +242,7 @@ impl Engine {
                     self.source.name()
                 );
             }
+            other => tracing::debug!("ignored a live event: {other:?}"),
         }
     }
 
@@ -199,7 +266,7 @@ impl Engine {
     }
 
     fn now(&self) -> u32 {
-        if self.data_clock {
+        if self.clock == Clock::Recorded {
             self.data_now
         } else {
             wall_clock()
@@ -215,7 +282,11 @@ impl Engine {
         let estimate = self.estimate();
         let stats = self.window.stats();
         let c = &self.shared.counters;
-        c.received.store(stats.received, Ordering::Relaxed);
+        // A transaction seen in the mempool, then in its block, then in a
+        // resync is one transaction: duplicates are counted apart.
+        c.received
+            .store(stats.received - stats.duplicates, Ordering::Relaxed);
+        c.duplicates.store(stats.duplicates, Ordering::Relaxed);
         c.filtered.store(stats.filtered, Ordering::Relaxed);
         c.expired.store(stats.expired, Ordering::Relaxed);
         c.active.store(self.window.len() as u64, Ordering::Relaxed);

@@ -65,7 +65,7 @@ impl Exchange {
         let client = ExchangeClient::new(&self.config.url, Duration::from_secs(10));
         tracing::info!(
             "exchange price from {} every {} s",
-            client.latest_url(),
+            fiatline_adapters::redact::redacted(&client.latest_url()),
             self.config.interval.as_secs()
         );
         loop {
@@ -126,7 +126,7 @@ impl Exchange {
         };
         json!({
             "enabled": true,
-            "source": self.config.url,
+            "source": fiatline_adapters::redact::redacted(&self.config.url),
             "onchain": onchain,
             "exchange": c.exchange,
             "exchange_time": c.exchange_time,

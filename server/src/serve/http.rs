@@ -2,21 +2,23 @@
 //! WebSocket at `/ws`.
 
 use std::fmt::Write as _;
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::latest::Latest;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderMap};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use fiatline_core::cell::Latest;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
+use super::admission;
 use super::state::{load, Shared};
 
 /// Largest message a client may send (clients only need control frames).
@@ -51,12 +53,45 @@ fn json_response(value: &serde_json::Value) -> Response {
         .into_response()
 }
 
+/// The source's state in a word: `failed` (stopped for good, `error`
+/// says why), `finished` (a recording played to its end), `catching up`
+/// (a backlog to pass on), `connected`, or `disconnected`.
+pub(crate) fn source_state(s: &Shared) -> (&'static str, Option<String>) {
+    let c = &s.counters;
+    let error = s.source_error.lock().ok().and_then(|e| e.clone());
+    let state = if c.failed.load(Ordering::Relaxed) {
+        "failed"
+    } else if c.finished.load(Ordering::Relaxed) {
+        "finished"
+    } else if !c.connected.load(Ordering::Relaxed) {
+        "disconnected"
+    } else if load(&c.backlog) > 0 {
+        "catching up"
+    } else {
+        "connected"
+    };
+    (state, error)
+}
+
+/// Skipped inputs: the window's (unplaceable transactions) and the
+/// source's own (malformed lines and messages).
+fn skipped(s: &Shared) -> u64 {
+    load(&s.counters.skipped) + load(&s.counters.source_skipped)
+}
+
 async fn health(State(s): State<Arc<Shared>>) -> Response {
     let c = &s.counters;
     let connected = c.connected.load(Ordering::Relaxed);
     let finished = c.finished.load(Ordering::Relaxed);
+    let (state, error) = source_state(&s);
     json_response(&json!({
-        "status": if connected || finished { "ok" } else { "degraded" },
+        "status": match state {
+            "failed" => "failed",
+            "connected" | "catching up" | "finished" => "ok",
+            _ => "degraded",
+        },
+        "state": state,
+        "error": error,
         "source": s.source,
         "connected": connected,
         "mempool": s.mempool,
@@ -91,7 +126,7 @@ async fn price(State(s): State<Arc<Shared>>) -> Response {
     body["stats"] = json!({
         "received": load(&c.received),
         "filtered": load(&c.filtered),
-        "skipped": load(&c.skipped),
+        "skipped": skipped(&s),
         "removed": load(&c.removed),
         "expired": load(&c.expired),
         "active": load(&c.active),
@@ -115,7 +150,6 @@ async fn compare(State(s): State<Arc<Shared>>) -> Response {
 }
 
 async fn metrics(State(s): State<Arc<Shared>>) -> Response {
-    let c = &s.counters;
     let latest = s.latest.read::<Latest>().unwrap_or_default();
     let mut out = String::new();
     let mut metric = |name: &str, kind: &str, help: &str, value: f64| {
@@ -124,84 +158,12 @@ async fn metrics(State(s): State<Arc<Shared>>) -> Response {
             "# HELP fiatline_{name} {help}\n# TYPE fiatline_{name} {kind}\nfiatline_{name} {value}"
         );
     };
-    metric(
-        "price_usd",
-        "gauge",
-        "Latest on-chain BTC/USD price (0 before the first estimate).",
-        latest.price,
-    );
-    metric(
-        "confidence",
-        "gauge",
-        "Confidence of the latest estimate, 0 to 1.",
-        latest.confidence,
-    );
-    metric(
-        "price_points",
-        "gauge",
-        "Price points behind the latest estimate.",
-        f64::from(latest.points),
-    );
-    metric(
-        "window_transactions",
-        "gauge",
-        "Transactions in the rolling window.",
-        load(&c.active) as f64,
-    );
-    metric(
-        "received_total",
-        "counter",
-        "Transactions offered to the window.",
-        load(&c.received) as f64,
-    );
-    metric(
-        "filtered_total",
-        "counter",
-        "Transactions whose outputs the filters left out.",
-        load(&c.filtered) as f64,
-    );
-    metric(
-        "skipped_total",
-        "counter",
-        "Malformed or unplaceable inputs skipped.",
-        load(&c.skipped) as f64,
-    );
-    metric(
-        "removed_total",
-        "counter",
-        "Transactions removed before expiry.",
-        load(&c.removed) as f64,
-    );
-    metric(
-        "expired_total",
-        "counter",
-        "Transactions that expired.",
-        load(&c.expired) as f64,
-    );
-    metric(
-        "ws_clients",
-        "gauge",
-        "Connected WebSocket clients.",
-        c.clients.load(Ordering::Relaxed) as f64,
-    );
-    metric(
-        "ws_dropped_total",
-        "counter",
-        "WebSocket clients dropped as too slow or misbehaving.",
-        load(&c.dropped_clients) as f64,
-    );
-    metric(
-        "source_connected",
-        "gauge",
-        "1 while the source is connected.",
-        f64::from(u8::from(c.connected.load(Ordering::Relaxed))),
-    );
-    metric(
-        "source_backlog",
-        "gauge",
-        "Transactions the source knows of but has not passed on yet.",
-        load(&c.backlog) as f64,
-    );
+    let rows = window_metrics(&s, &latest)
+        .into_iter()
+        .chain(source_metrics(&s));
+    for (name, kind, help, value) in rows {
+        metric(name, kind, help, value);
+    }
     if let Some(x) = &s.exchange {
         exchange_metrics(x, &latest, &mut metric);
     }
@@ -212,6 +174,157 @@ async fn metrics(State(s): State<Arc<Shared>>) -> Response {
         s.started.elapsed().as_secs_f64(),
     );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+}
+
+/// A Prometheus metric: name, type, help, value.
+type Row = (&'static str, &'static str, &'static str, f64);
+
+/// The estimate's and the window's metrics.
+fn window_metrics(s: &Shared, latest: &Latest) -> Vec<Row> {
+    let c = &s.counters;
+    let counted = |a: &std::sync::atomic::AtomicU64| load(a) as f64;
+    vec![
+        (
+            "price_usd",
+            "gauge",
+            "Latest on-chain BTC/USD price (0 before the first estimate).",
+            latest.price,
+        ),
+        (
+            "confidence",
+            "gauge",
+            "Confidence of the latest estimate, 0 to 1.",
+            latest.confidence,
+        ),
+        (
+            "price_points",
+            "gauge",
+            "Price points behind the latest estimate.",
+            f64::from(latest.points),
+        ),
+        (
+            "window_transactions",
+            "gauge",
+            "Transactions in the rolling window.",
+            counted(&c.active),
+        ),
+        (
+            "received_total",
+            "counter",
+            "Distinct transactions offered to the window.",
+            counted(&c.received),
+        ),
+        (
+            "duplicates_total",
+            "counter",
+            "Transactions offered again (mempool, then block, then resync).",
+            counted(&c.duplicates),
+        ),
+        (
+            "blocks_total",
+            "counter",
+            "Blocks taken in.",
+            counted(&c.blocks),
+        ),
+        (
+            "disconnected_blocks_total",
+            "counter",
+            "Blocks disconnected by reorganisations (their transactions stay).",
+            counted(&c.disconnected),
+        ),
+        (
+            "source_gaps_total",
+            "counter",
+            "Times the source lost messages (ZMQ sequence gaps, reconnects).",
+            counted(&c.gaps),
+        ),
+        (
+            "source_resyncs_total",
+            "counter",
+            "Mempool resynchronisations the source completed.",
+            counted(&c.resyncs),
+        ),
+    ]
+}
+
+/// The source's and the clients' metrics.
+fn source_metrics(s: &Shared) -> Vec<Row> {
+    let c = &s.counters;
+    let counted = |a: &std::sync::atomic::AtomicU64| load(a) as f64;
+    vec![
+        (
+            "source_retries_total",
+            "counter",
+            "Source requests that failed and were tried again (a node still starting).",
+            counted(&c.source_retries),
+        ),
+        (
+            "filtered_total",
+            "counter",
+            "Transactions whose outputs the filters left out.",
+            counted(&c.filtered),
+        ),
+        (
+            "skipped_total",
+            "counter",
+            "Malformed or unplaceable inputs skipped.",
+            skipped(s) as f64,
+        ),
+        (
+            "removed_total",
+            "counter",
+            "Transactions removed before expiry.",
+            counted(&c.removed),
+        ),
+        (
+            "expired_total",
+            "counter",
+            "Transactions that expired.",
+            counted(&c.expired),
+        ),
+        (
+            "ws_clients",
+            "gauge",
+            "Connected WebSocket clients.",
+            c.clients.load(Ordering::Relaxed) as f64,
+        ),
+        (
+            "ws_refused_total",
+            "counter",
+            "WebSocket clients refused (origin, total cap, cap per address).",
+            counted(&c.refused_clients),
+        ),
+        (
+            "connections_refused_total",
+            "counter",
+            "Connections closed at once at the connection cap.",
+            counted(&c.refused),
+        ),
+        (
+            "accept_errors_total",
+            "counter",
+            "Accepts that failed (out of file descriptors, ...).",
+            counted(&c.accept_errors),
+        ),
+        (
+            "ws_dropped_total",
+            "counter",
+            "WebSocket clients dropped as too slow or misbehaving.",
+            counted(&c.dropped_clients),
+        ),
+        (
+            "source_connected",
+            "gauge",
+            "1 while the source is connected.",
+            f64::from(u8::from(c.connected.load(Ordering::Relaxed))),
+        ),
+        (
+            "source_backlog",
+            "gauge",
+            "Transactions the source knows of but has not passed on yet.",
+            counted(&c.backlog),
+        ),
+    ]
 }
 
 /// The exchange price and the difference, absent rather than zero when
@@ -239,12 +352,20 @@ fn exchange_metrics(
     }
 }
 
-async fn ws(upgrade: WebSocketUpgrade, State(s): State<Arc<Shared>>) -> Response {
-    let clients = &s.counters.clients;
-    if clients.fetch_add(1, Ordering::AcqRel) >= s.max_clients {
-        clients.fetch_sub(1, Ordering::AcqRel);
-        return (StatusCode::SERVICE_UNAVAILABLE, "too many clients").into_response();
-    }
+async fn ws(
+    upgrade: WebSocketUpgrade,
+    State(s): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let slot = match admission::admit(&s, peer.ip(), &headers) {
+        Ok(slot) => slot,
+        Err(refusal) => {
+            s.counters.refused_clients.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!("refused a socket from {peer}: {refusal:?}");
+            return refusal.status().into_response();
+        }
+    };
     upgrade
         .max_message_size(MAX_CLIENT_MESSAGE)
         .max_frame_size(MAX_CLIENT_MESSAGE)
@@ -253,19 +374,14 @@ async fn ws(upgrade: WebSocketUpgrade, State(s): State<Arc<Shared>>) -> Response
         .read_buffer_size(4 * 1024)
         .write_buffer_size(0)
         .max_write_buffer_size(CLIENT_WRITE_CAP)
-        .on_failed_upgrade({
-            let s = s.clone();
-            move |_| {
-                s.counters.clients.fetch_sub(1, Ordering::AcqRel);
-            }
-        })
-        .on_upgrade(move |socket| client(socket, s))
+        // A failed upgrade drops the slot with the closure.
+        .on_upgrade(move |socket| client(socket, s, slot))
 }
 
 /// One client: the snapshot, then every delta; dropped when it falls
 /// `CLIENT_QUEUE` messages behind, stops taking messages, or sends anything
 /// but control frames.
-async fn client(socket: WebSocket, s: Arc<Shared>) {
+async fn client(socket: WebSocket, s: Arc<Shared>, slot: admission::Slot) {
     let (mut tx, mut rx) = socket.split();
     let mut deltas = s.deltas.subscribe();
     let snapshot = s.snapshot.borrow().clone();
@@ -309,7 +425,7 @@ async fn client(socket: WebSocket, s: Arc<Shared>) {
     if dropped {
         s.counters.dropped_clients.fetch_add(1, Ordering::Relaxed);
     }
-    s.counters.clients.fetch_sub(1, Ordering::AcqRel);
+    drop(slot);
 }
 
 async fn close(

@@ -4,11 +4,23 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering}
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::latest::LatestCell;
 use axum::extract::ws::Utf8Bytes;
-use fiatline_core::cell::LatestCell;
 use tokio::sync::{broadcast, watch};
 
+use super::admission::{Origins, PerAddress};
 use super::exchange::Exchange;
+
+/// Who may hold a WebSocket.
+#[derive(Debug, Clone)]
+pub(crate) struct ClientLimits {
+    /// Most sockets at once.
+    pub(crate) max_clients: usize,
+    /// Most sockets from one address.
+    pub(crate) max_per_address: usize,
+    /// Which pages may open them.
+    pub(crate) origins: Origins,
+}
 
 /// Messages a slow WebSocket client may fall behind before it is dropped.
 pub(crate) const CLIENT_QUEUE: usize = 32;
@@ -23,8 +35,28 @@ pub(crate) struct Counters {
     pub(crate) expired: AtomicU64,
     pub(crate) active: AtomicU64,
     pub(crate) blocks: AtomicU64,
+    /// Transactions offered again (seen in the mempool, then in a block).
+    pub(crate) duplicates: AtomicU64,
+    /// Blocks disconnected by reorganisations.
+    pub(crate) disconnected: AtomicU64,
+    /// The source's lost-message events (ZMQ sequence gaps, reconnects).
+    pub(crate) gaps: AtomicU64,
+    /// The source's completed resynchronisations.
+    pub(crate) resyncs: AtomicU64,
+    /// The source's failed attempts, tried again.
+    pub(crate) source_retries: AtomicU64,
+    /// Inputs the source skipped as malformed (replay lines, ZMQ messages).
+    pub(crate) source_skipped: AtomicU64,
+    /// The source stopped for good on an error.
+    pub(crate) failed: AtomicBool,
     pub(crate) clients: AtomicUsize,
     pub(crate) dropped_clients: AtomicU64,
+    /// Sockets refused (origin, caps).
+    pub(crate) refused_clients: AtomicU64,
+    /// Connections refused at the connection cap.
+    pub(crate) refused: AtomicU64,
+    /// Accepts that failed (out of file descriptors, …).
+    pub(crate) accept_errors: AtomicU64,
     pub(crate) connected: AtomicBool,
     pub(crate) finished: AtomicBool,
     /// Transactions the source knows of but has not passed on yet.
@@ -50,8 +82,16 @@ pub(crate) struct Shared {
     pub(crate) mempool: bool,
     pub(crate) span: u32,
     pub(crate) max_clients: usize,
+    /// Most sockets from one address.
+    pub(crate) max_per_address: usize,
+    /// Which pages may open sockets.
+    pub(crate) origins: Origins,
+    /// Open sockets per address.
+    pub(crate) per_address: PerAddress,
     /// Why there is no estimate, when there is none.
     pub(crate) no_estimate: std::sync::Mutex<Option<String>>,
+    /// The source's last persistent error, for `/health`.
+    pub(crate) source_error: std::sync::Mutex<Option<String>>,
     /// The exchange price feed, with `--exchange-url`.
     pub(crate) exchange: Option<Arc<Exchange>>,
 }
@@ -61,7 +101,7 @@ impl Shared {
         source: &'static str,
         mempool: bool,
         span: u32,
-        max_clients: usize,
+        limits: ClientLimits,
         exchange: Option<Arc<Exchange>>,
     ) -> Arc<Self> {
         let (snapshot, _) = watch::channel(Utf8Bytes::from_static(
@@ -77,8 +117,12 @@ impl Shared {
             source,
             mempool,
             span,
-            max_clients,
+            max_clients: limits.max_clients,
+            max_per_address: limits.max_per_address,
+            origins: limits.origins,
+            per_address: PerAddress::default(),
             no_estimate: std::sync::Mutex::new(Some("no transactions yet".into())),
+            source_error: std::sync::Mutex::new(None),
             exchange,
         })
     }
