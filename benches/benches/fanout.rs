@@ -50,6 +50,8 @@ fn start_server(root: &Path) -> Serve {
             "5000",
             "--max-connections",
             "6000",
+            "--max-connections-per-ip",
+            "6000",
             "--replay",
             replay.to_str().unwrap(),
         ],

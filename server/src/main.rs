@@ -84,6 +84,11 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "FIATLINE_MAX_CONNECTIONS", default_value_t = 1_000,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
     pub(crate) max_connections: usize,
+    /// Most connections at once from one address (HTTP and WebSocket), so
+    /// one client cannot take them all; more are closed at once.
+    #[arg(long, env = "FIATLINE_MAX_CONNECTIONS_PER_IP", default_value_t = 64,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
+    pub(crate) max_connections_per_ip: usize,
     /// Seconds a client may take to send a request's headers, and a
     /// keep-alive connection may stay quiet; slower ones are closed.
     #[arg(long, env = "FIATLINE_HEADER_TIMEOUT", default_value_t = 10, value_name = "SECONDS",

@@ -1,7 +1,8 @@
 //! `fiatline serve` on a LAN, tried as an attacker on loopback would: slow
 //! and idle connections are closed, the connection cap holds under the
-//! open-files limit, sockets from other sites' pages and past the cap per
-//! address are refused.
+//! open-files limit, one address cannot take every connection, sockets
+//! from other sites' pages and past the cap per address are refused, and
+//! logs are made for a service manager and log shippers.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -98,6 +99,85 @@ fn slow_and_idle_connections_are_closed_and_the_cap_holds() {
         closed_within(&mut idle, Duration::from_secs(5)),
         "an idle keep-alive stayed open"
     );
+}
+
+/// A connection to `addr` from `from`, another loopback address: another
+/// client, as another machine on the LAN would be.
+async fn connect_from(from: &str, addr: &str) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
+    socket.connect(addr.parse().unwrap()).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_cannot_take_every_connection() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = serve(&["--max-connections-per-ip", "8", "--header-timeout", "30"]);
+    // 127.0.0.2 opens 20 slow connections: 8 are kept (their headers have
+    // 30 s), the 12 past its cap are closed at once.
+    let mut held = Vec::new();
+    for _ in 0..20 {
+        held.push(connect_from("127.0.0.2", &server.addr).await);
+    }
+    let mut closed = 0;
+    for s in &mut held {
+        let mut buf = [0u8; 64];
+        let gone = s.write_all(b"G").await.is_err()
+            || matches!(
+                tokio::time::timeout(Duration::from_millis(500), s.read(&mut buf)).await,
+                Ok(Ok(0) | Err(_))
+            );
+        closed += usize::from(gone);
+    }
+    assert_eq!(closed, 12, "connections closed past the cap of 8");
+    // Everyone else is still served while 127.0.0.2 holds its 8.
+    let addr = server.addr.clone();
+    let (price, metrics) = tokio::task::spawn_blocking(move || {
+        (
+            get_json(&addr, "/api/v1/price"),
+            fiatline_testkit::process::get(&addr, "/metrics"),
+        )
+    })
+    .await
+    .unwrap();
+    assert!(price.is_some_and(|p| p["price"].is_number()));
+    let metrics = metrics.unwrap();
+    assert!(
+        metrics.contains("\nfiatline_connections_refused_total 12\n"),
+        "{metrics}"
+    );
+    drop(held);
+}
+
+#[test]
+fn when_every_place_is_taken_the_oldest_silent_connection_makes_way() {
+    let server = serve(&[
+        "--max-connections",
+        "10",
+        "--max-connections-per-ip",
+        "100",
+        "--header-timeout",
+        "30",
+    ]);
+    // Ten slow clients take every place, each with a header byte sent.
+    let mut slow: Vec<TcpStream> = (0..10)
+        .map(|_| TcpStream::connect(&server.addr).unwrap())
+        .collect();
+    for s in &mut slow {
+        s.write_all(b"G").unwrap();
+    }
+    // Younger than a second, they keep their places: a newcomer is refused.
+    assert!(get_json(&server.addr, "/api/v1/price").is_none());
+    std::thread::sleep(Duration::from_millis(1200));
+    // Older now: a client with a whole request gets in, and exactly one
+    // slow client (the oldest) was closed for it.
+    let price = get_json(&server.addr, "/api/v1/price");
+    assert!(price.is_some_and(|p| p["price"].is_number()));
+    let closed = slow
+        .iter_mut()
+        .filter_map(|s| closed_within(s, Duration::from_millis(200)).then_some(()))
+        .count();
+    assert_eq!(closed, 1);
 }
 
 #[test]
@@ -257,7 +337,10 @@ fn wait_finished(addr: &str) {
         if h["state"] == "finished" {
             return;
         }
-        assert!(start.elapsed() < Duration::from_secs(20), "replay never finished: {h}");
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "replay never finished: {h}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -271,7 +354,14 @@ fn logs_are_json_lines_for_shippers_and_plain_text_off_a_terminal() {
         let file = std::fs::File::create(path).unwrap();
         let r = replay();
         let args = [
-            "--source", "replay", "--replay", &r, "--speed", "max", "--log-format", format,
+            "--source",
+            "replay",
+            "--replay",
+            &r,
+            "--speed",
+            "max",
+            "--log-format",
+            format,
         ];
         let server = Serve::start_logging(&bin(), &args, file);
         wait_finished(&server.addr);
@@ -298,7 +388,10 @@ fn logs_are_json_lines_for_shippers_and_plain_text_off_a_terminal() {
     // Standard error is a file here, not a terminal: no colour codes.
     let text = std::fs::read_to_string(&text_log).unwrap();
     assert!(text.contains("fiatline: serving http://"), "{text}");
-    assert!(!text.contains('\u{1b}'), "escape codes in a log file: {text:?}");
+    assert!(
+        !text.contains('\u{1b}'),
+        "escape codes in a log file: {text:?}"
+    );
     assert!(!json.contains('\u{1b}'), "escape codes in JSON logs");
 }
 

@@ -25,13 +25,30 @@ impl Serve {
     /// As [`Serve::start`], with the server's standard error (its logs)
     /// going to `stderr`.
     pub fn start_logging(bin: &Path, args: &[&str], stderr: impl Into<Stdio>) -> Self {
+        Self::spawn(Command::new(bin), args, stderr.into())
+    }
+
+    /// As [`Serve::start`], under an open-files limit (`ulimit -n`), as a
+    /// service manager sets one (systemd's default is 1,024).
+    pub fn start_with_open_files(bin: &Path, args: &[&str], open_files: u32) -> Self {
+        let mut sh = Command::new("sh");
+        // "$0" "$@" pass the binary and its arguments through unquoted.
+        sh.args([
+            "-c",
+            &format!("ulimit -n {open_files} && exec \"$0\" \"$@\""),
+        ])
+        .arg(bin);
+        Self::spawn(sh, args, Stdio::null())
+    }
+
+    fn spawn(mut command: Command, args: &[&str], stderr: Stdio) -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .expect("a free port")
             .local_addr()
             .expect("addr")
             .port();
         let addr = format!("127.0.0.1:{port}");
-        let child = Command::new(bin)
+        let child = command
             .arg("serve")
             .args(args)
             .args(["--listen", &addr])
@@ -67,9 +84,11 @@ impl Drop for Serve {
     }
 }
 
-/// A plain HTTP GET to `addr`: the body, or `None` if nothing answers.
+/// A plain HTTP GET to `addr`: the body, or `None` if nothing answers
+/// (within 10 s).
 pub fn get(addr: &str, path: &str) -> Option<String> {
     let mut s = TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
     write!(
         s,
         "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"

@@ -2,13 +2,13 @@
 //! server's own host, so a page on another site cannot open sockets from a
 //! visitor's browser), within the total cap and the cap per address.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use axum::http::{header, HeaderMap, StatusCode};
 
+use super::per_address::AddressSlot;
 use super::state::Shared;
 
 /// Which pages may open sockets.
@@ -87,32 +87,16 @@ impl Refusal {
     }
 }
 
-/// Open sockets per address.
-#[derive(Debug, Default)]
-pub(crate) struct PerAddress(Mutex<HashMap<IpAddr, usize>>);
-
 /// A client's place, given back when it drops.
 #[derive(Debug)]
 pub(crate) struct Slot {
     shared: Arc<Shared>,
-    ip: IpAddr,
+    _address: AddressSlot,
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
         self.shared.counters.clients.fetch_sub(1, Ordering::AcqRel);
-        let mut map = self
-            .shared
-            .per_address
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(n) = map.get_mut(&self.ip) {
-            *n -= 1;
-            if *n == 0 {
-                map.remove(&self.ip);
-            }
-        }
     }
 }
 
@@ -125,25 +109,18 @@ pub(crate) fn admit(
     if !shared.origins.allows(headers) {
         return Err(Refusal::Origin);
     }
-    let mut map = shared
+    let address = shared
         .per_address
-        .0
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner);
-    let mine = map.entry(ip).or_insert(0);
-    if *mine >= shared.max_per_address {
-        return Err(Refusal::TooManyFromAddress);
-    }
+        .take(ip, shared.max_per_address)
+        .ok_or(Refusal::TooManyFromAddress)?;
     let clients = &shared.counters.clients;
     if clients.fetch_add(1, Ordering::AcqRel) >= shared.max_clients {
         clients.fetch_sub(1, Ordering::AcqRel);
         return Err(Refusal::TooMany);
     }
-    *mine += 1;
-    drop(map);
     Ok(Slot {
         shared: shared.clone(),
-        ip,
+        _address: address,
     })
 }
 

@@ -297,8 +297,14 @@ fn source_metrics(s: &Shared) -> Vec<Row> {
         (
             "connections_refused_total",
             "counter",
-            "Connections closed at once at the connection cap.",
+            "Connections closed at once at the connection caps (total, per address).",
             counted(&c.refused),
+        ),
+        (
+            "connections_evicted_total",
+            "counter",
+            "Connections closed before their first request to make way for a newcomer.",
+            counted(&c.evicted),
         ),
         (
             "accept_errors_total",

@@ -1,12 +1,15 @@
 //! The accept loop, hardened for a LAN: each connection must send its
 //! request headers within a deadline (slow or idle clients are closed, as
 //! are keep-alive connections that go quiet), the number of connections is
-//! capped below the process's file limit, and accept errors are logged.
-//! Each request carries its peer's address for the per-address caps.
+//! capped below the process's file limit and per peer address (so one
+//! client cannot take every place), and accept errors are logged. When
+//! every place is taken, the oldest connection that has not sent a request
+//! yet makes way for a newcomer (see `waiting`). Each request carries its
+//! peer's address for the `/ws` caps.
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,7 +21,12 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt as _;
 
+use super::per_address::PerAddress;
 use super::state::Shared;
+use super::waiting::{Waiting, FAIR_CHANCE};
+
+/// How long a newcomer waits for an evicted connection's place.
+const EVICTION_WAIT: Duration = Duration::from_millis(50);
 
 /// File descriptors kept back from connections: the engine, the source,
 /// logs and the listener need some.
@@ -43,22 +51,37 @@ pub(crate) fn connection_cap(wanted: usize, limit: Option<u64>) -> usize {
     }
 }
 
-/// Serves `app` on `listener`, at most `cap` connections at once, each
-/// closed when a request's headers take longer than `header_timeout` to
-/// arrive (the wait for a keep-alive connection's next request included),
-/// until `shutdown` completes.
+/// The limits of the accept loop.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// Connections at once, from everyone.
+    pub(crate) connections: usize,
+    /// Connections at once from one address.
+    pub(crate) per_address: usize,
+    /// Time for a request's headers to arrive (the wait for a keep-alive
+    /// connection's next request included).
+    pub(crate) header_timeout: Duration,
+}
+
+/// Serves `app` on `listener` within `limits` until `shutdown` completes.
+/// Connections past the cap per address are closed at once; past the total
+/// cap, the oldest connection still waiting for its first request (if it
+/// has had [`FAIR_CHANCE`]) is closed for the newcomer, else the newcomer
+/// is. Each is counted.
 pub(crate) async fn serve(
     listener: TcpListener,
     app: Router,
     shared: Arc<Shared>,
-    cap: usize,
-    header_timeout: Duration,
+    limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) {
+    let cap = limits.connections;
     let permits = Arc::new(Semaphore::new(cap));
+    let per_address = PerAddress::default();
+    let mut waiting = Waiting::default();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(header_timeout)
+        .header_read_timeout(limits.header_timeout)
         .max_buf_size(64 * 1024);
     let http = Arc::new(http);
     tokio::pin!(shutdown);
@@ -82,7 +105,33 @@ pub(crate) async fn serve(
                 continue;
             }
         };
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
+        let Some(address_slot) = per_address.take(peer.ip(), limits.per_address) else {
+            shared.counters.refused.fetch_add(1, Ordering::Relaxed);
+            if refused_logged.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
+                refused_logged = Some(std::time::Instant::now());
+                tracing::warn!(
+                    "{} connections open from {}: refusing more from it (see --max-connections-per-ip)",
+                    limits.per_address,
+                    peer.ip()
+                );
+            }
+            drop(stream);
+            continue;
+        };
+        let permit = match permits.clone().try_acquire_owned() {
+            Ok(permit) => Some(permit),
+            // Full: the oldest connection still silent gives its place.
+            Err(_) if waiting.evict_oldest(FAIR_CHANCE) => {
+                shared.counters.evicted.fetch_add(1, Ordering::Relaxed);
+                // Its task lets go of the place when next polled.
+                tokio::time::timeout(EVICTION_WAIT, permits.clone().acquire_owned())
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+            }
+            Err(_) => None,
+        };
+        let Some(permit) = permit else {
             shared.counters.refused.fetch_add(1, Ordering::Relaxed);
             if refused_logged.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
                 refused_logged = Some(std::time::Instant::now());
@@ -93,9 +142,12 @@ pub(crate) async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let (app, http) = (app.clone(), http.clone());
-        tokio::spawn(async move {
+        let asked = Arc::new(AtomicBool::new(false));
+        let asking = asked.clone();
+        let task = tokio::spawn(async move {
             let service =
                 hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+                    asking.store(true, Ordering::Relaxed);
                     request
                         .extensions_mut()
                         .insert(ConnectInfo::<SocketAddr>(peer));
@@ -105,8 +157,9 @@ pub(crate) async fn serve(
                 .serve_connection(TokioIo::new(stream), service)
                 .with_upgrades()
                 .await;
-            drop(permit);
+            drop((permit, address_slot));
         });
+        waiting.push(asked, task.abort_handle());
     }
 }
 

@@ -6,7 +6,9 @@ mod exchange;
 mod http;
 mod latest;
 mod listen;
+mod per_address;
 mod state;
+mod waiting;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -139,6 +141,13 @@ pub(crate) fn serve(args: &ServeArgs) -> Result<(), LiveError> {
             args.max_clients
         );
     }
+    if args.max_clients_per_ip > args.max_connections_per_ip {
+        tracing::warn!(
+            "--max-clients-per-ip {} exceeds --max-connections-per-ip {}: sockets past that are refused",
+            args.max_clients_per_ip,
+            args.max_connections_per_ip
+        );
+    }
     let shared = Shared::new(
         source.name(),
         source.status().mempool,
@@ -178,8 +187,12 @@ pub(crate) fn serve(args: &ServeArgs) -> Result<(), LiveError> {
             span
         );
         let app = http::router(shared.clone());
-        let timeout = Duration::from_secs(args.header_timeout);
-        listen::serve(listener, app, shared, cap, timeout, async {
+        let limits = listen::Limits {
+            connections: cap,
+            per_address: args.max_connections_per_ip,
+            header_timeout: Duration::from_secs(args.header_timeout),
+        };
+        listen::serve(listener, app, shared, limits, async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await;

@@ -8,8 +8,9 @@ use super::latest::LatestCell;
 use axum::extract::ws::Utf8Bytes;
 use tokio::sync::{broadcast, watch};
 
-use super::admission::{Origins, PerAddress};
+use super::admission::Origins;
 use super::exchange::Exchange;
+use super::per_address::PerAddress;
 
 /// Who may hold a WebSocket.
 #[derive(Debug, Clone)]
@@ -53,8 +54,10 @@ pub(crate) struct Counters {
     pub(crate) dropped_clients: AtomicU64,
     /// Sockets refused (origin, caps).
     pub(crate) refused_clients: AtomicU64,
-    /// Connections refused at the connection cap.
+    /// Connections refused at the connection caps.
     pub(crate) refused: AtomicU64,
+    /// Connections closed, silent, to make way for a newcomer.
+    pub(crate) evicted: AtomicU64,
     /// Accepts that failed (out of file descriptors, …).
     pub(crate) accept_errors: AtomicU64,
     pub(crate) connected: AtomicBool,
