@@ -58,8 +58,6 @@ pub(crate) struct ServeArgs {
     /// The live source.
     #[arg(long = "source", env = "FIATLINE_SOURCE", value_enum, default_value_t = LiveKind::Zmq)]
     pub(crate) source: LiveKind,
-    #[command(flatten)]
-    pub(crate) sources: SourceFlags,
     /// Address to listen on (HTTP and WebSocket on one port).
     #[arg(long, env = "FIATLINE_LISTEN", default_value = "127.0.0.1:8080")]
     pub(crate) listen: String,
@@ -108,6 +106,9 @@ pub(crate) struct ServeArgs {
     /// (zmq through RPC, esplora, electrum).
     #[arg(long, env = "FIATLINE_NO_FILL")]
     pub(crate) no_fill: bool,
+    // Last, so the flags above stay under "Options" in --help.
+    #[command(flatten)]
+    pub(crate) sources: SourceFlags,
     #[command(flatten)]
     pub(crate) exchange: ExchangeArgs,
 }
@@ -115,6 +116,7 @@ pub(crate) struct ServeArgs {
 /// The exchange price shown beside the on-chain one. Nothing is fetched
 /// without `--exchange-url`.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Exchange comparison")]
 // The field names are the flags' names.
 #[allow(clippy::struct_field_names)]
 pub(crate) struct ExchangeArgs {

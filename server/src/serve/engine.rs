@@ -317,7 +317,12 @@ impl Engine {
                     .is_none_or(|t| t.elapsed() >= Duration::from_secs(10))
                 {
                     self.last_line = Some(Instant::now());
-                    println!(
+                    // A log line (with fields for log shippers), so a
+                    // service's output is all in one format.
+                    tracing::info!(
+                        price = e.price,
+                        confidence = e.confidence,
+                        transactions = self.window.len(),
                         "price: ${} (confidence {:.2}, {} transactions in the window)",
                         thousands(e.price as u64),
                         e.confidence,
