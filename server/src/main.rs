@@ -11,6 +11,7 @@ mod blockfile;
 mod chart;
 mod compare;
 mod flags;
+mod history;
 mod logs;
 mod price;
 mod progress;
@@ -49,6 +50,61 @@ enum Command {
     Serve(ServeArgs),
     /// Records a live source's transactions as JSON lines, for replay.
     Record(RecordArgs),
+    /// Prices every UTC day of a range from a block source and stores it
+    /// in a history database; days already stored are skipped.
+    Backfill(BackfillArgs),
+    /// Prints the days stored in a history database.
+    History(HistoryArgs),
+}
+
+/// Arguments of `fiatline backfill`.
+#[derive(Debug, Args)]
+pub(crate) struct BackfillArgs {
+    /// The history database (SQLite; created if missing).
+    #[arg(long, env = "FIATLINE_DB", value_name = "FILE")]
+    pub(crate) db: PathBuf,
+    /// The first day, YYYY-MM-DD.
+    #[arg(long, value_name = "DATE")]
+    pub(crate) from: String,
+    /// The last day (default: yesterday, the last day that is over).
+    #[arg(long, value_name = "DATE")]
+    pub(crate) to: Option<String>,
+    /// The block source.
+    #[arg(long, value_enum, default_value_t = BlockKind::Rpc)]
+    pub(crate) source: BlockKind,
+    #[command(flatten)]
+    pub(crate) sources: SourceFlags,
+    /// Days priced at once.
+    #[arg(long, default_value_t = 2, value_name = "N",
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=64))]
+    pub(crate) jobs: usize,
+    /// Blocks fetched at once per day.
+    #[arg(long, default_value_t = 4, value_name = "N",
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=64))]
+    pub(crate) fetchers: usize,
+    /// Attempts per request when the source fails for a moment.
+    #[arg(long, default_value_t = 5, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub(crate) retries: u32,
+}
+
+/// Arguments of `fiatline history`.
+#[derive(Debug, Args)]
+pub(crate) struct HistoryArgs {
+    /// The history database.
+    #[arg(long, env = "FIATLINE_DB", value_name = "FILE")]
+    pub(crate) db: PathBuf,
+    /// The first day, YYYY-MM-DD (default: the first stored).
+    #[arg(long, value_name = "DATE")]
+    pub(crate) from: Option<String>,
+    /// The last day (default: the last stored).
+    #[arg(long, value_name = "DATE")]
+    pub(crate) to: Option<String>,
+    /// One JSON object per day: the report `price --date D --json` prints.
+    #[arg(long, conflicts_with = "csv")]
+    pub(crate) json: bool,
+    /// CSV: date,time,price,refined,confidence.
+    #[arg(long)]
+    pub(crate) csv: bool,
 }
 
 /// Arguments of `fiatline serve`. Every flag can also be set by the
@@ -106,6 +162,10 @@ pub(crate) struct ServeArgs {
     /// (zmq through RPC, esplora, electrum).
     #[arg(long, env = "FIATLINE_NO_FILL")]
     pub(crate) no_fill: bool,
+    /// A history database (filled by `fiatline backfill`) to serve at
+    /// /api/v1/history, /api/v1/historical-price and /api/v1/prices.
+    #[arg(long, env = "FIATLINE_DB", value_name = "FILE")]
+    pub(crate) db: Option<PathBuf>,
     // Last, so the flags above stay under "Options" in --help.
     #[command(flatten)]
     pub(crate) sources: SourceFlags,
@@ -285,6 +345,12 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Price(args) => price::run(&args).map_err(|e| (e.exit_code(), e.to_string())),
         Command::Refine(args) => refine::run(&args).map_err(|e| (e.exit_code(), e.to_string())),
+        Command::Backfill(args) => {
+            history::backfill::run(&args).map_err(|e| (e.exit_code(), e.to_string()))
+        }
+        Command::History(args) => {
+            history::query::run(&args).map_err(|e| (e.exit_code(), e.to_string()))
+        }
         Command::Serve(args) => serve::serve(&args).map_err(|e| (e.exit_code(), e.to_string())),
         Command::Record(args) => record::record(&args).map_err(|e| (e.exit_code(), e.to_string())),
     };

@@ -38,7 +38,7 @@ pub(crate) enum PriceError {
     /// Not run: the source had failed on an earlier run.
     NotRun,
     /// Some runs of several failed (each was reported); the first one's code.
-    Some {
+    Several {
         failed: usize,
         of: usize,
         code: u8,
@@ -53,7 +53,7 @@ impl PriceError {
             Self::Estimate(_) | Self::Refine(_) => 1,
             Self::Source(e) | Self::Select(SelectError::Source(e)) if e.is_bad_input() => 2,
             Self::Source(_) | Self::Select(SelectError::Source(_)) => 3,
-            Self::Some { code, .. } => *code,
+            Self::Several { code, .. } => *code,
             _ => 2,
         }
     }
@@ -72,7 +72,9 @@ impl fmt::Display for PriceError {
             Self::Refine(e) => write!(f, "no refined price from these blocks: {e}"),
             Self::Chart(path, e) => write!(f, "cannot write the chart {}: {e}", path.display()),
             Self::NotRun => f.write_str("not run: the source failed on an earlier run"),
-            Self::Some { failed, of, .. } => write!(f, "{failed} of {of} runs failed (see above)"),
+            Self::Several { failed, of, .. } => {
+                write!(f, "{failed} of {of} runs failed (see above)")
+            }
         }
     }
 }
@@ -94,7 +96,7 @@ pub(crate) struct Mode {
 }
 
 impl Mode {
-    fn of(arg: RefinementArg) -> Self {
+    pub(crate) fn of(arg: RefinementArg) -> Self {
         let (refinement, hourly) = match arg {
             RefinementArg::Reference => (Refinement::Reference, false),
             RefinementArg::Recentre => (Refinement::Recentre, false),
@@ -144,7 +146,12 @@ pub(crate) fn run(args: &PriceArgs) -> Result<(), PriceError> {
     let selections = selections(args, network)?;
     let source = config.open_blocks(args.source.backend())?;
     let progress = Progress::new();
-    let results = run_all(&*source, &selections, args, mode, &progress);
+    let runs = Runs {
+        jobs: args.jobs,
+        fetchers: args.fetchers,
+        retries: args.retries,
+    };
+    let results = run_all(&*source, &selections, runs, mode, &progress, &|_, _| {});
     progress.finish();
 
     let mut reports = Vec::new();
@@ -182,7 +189,7 @@ pub(crate) fn run(args: &PriceArgs) -> Result<(), PriceError> {
     match first_error {
         None => Ok(()),
         Some(e) if selections.len() == 1 => Err(e),
-        Some(e) => Err(PriceError::Some {
+        Some(e) => Err(PriceError::Several {
             failed,
             of: selections.len(),
             code: e.exit_code(),
@@ -270,13 +277,28 @@ fn warn_if_before_reference_range(date: UtcDate) {
     }
 }
 
-/// Prices every selection, `args.jobs` at a time, results in order.
-fn run_all(
+/// How runs are made: how many at once, blocks fetched at once per run,
+/// attempts per request.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Runs {
+    pub(crate) jobs: usize,
+    pub(crate) fetchers: usize,
+    pub(crate) retries: u32,
+}
+
+/// What to do with each run's result as soon as it is in (its index, the
+/// result): the history stores each day then, so a killed backfill keeps
+/// the days it finished.
+pub(crate) type OnDone<'a> = &'a (dyn Fn(usize, &Result<Outcome, PriceError>) + Sync);
+
+/// Prices every selection, `runs.jobs` at a time, results in order.
+pub(crate) fn run_all(
     source: &dyn BlockSource,
     selections: &[(Option<String>, Selection)],
-    args: &PriceArgs,
+    runs: Runs,
     mode: Mode,
     progress: &Progress,
+    on_done: OnDone<'_>,
 ) -> Vec<Result<Outcome, PriceError>> {
     let next = std::sync::atomic::AtomicUsize::new(0);
     // Once the source fails, the runs left are not tried: one error, not
@@ -287,14 +309,14 @@ fn run_all(
         .map(|_| std::sync::Mutex::new(None))
         .collect();
     std::thread::scope(|scope| {
-        for _ in 0..args.jobs.clamp(1, selections.len().max(1)) {
+        for _ in 0..runs.jobs.clamp(1, selections.len().max(1)) {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let Some((_, selection)) = selections.get(i) else {
                     break;
                 };
                 let retry = Retry {
-                    attempts: args.retries,
+                    attempts: runs.retries,
                     ..Retry::default()
                 };
                 if source_failed.load(std::sync::atomic::Ordering::Relaxed) {
@@ -304,7 +326,8 @@ fn run_all(
                     continue;
                 }
                 let result =
-                    price_selection(source, *selection, mode, args.fetchers, retry, progress);
+                    price_selection(source, *selection, mode, runs.fetchers, retry, progress);
+                on_done(i, &result);
                 if matches!(
                     &result,
                     Err(PriceError::Source(_) | PriceError::Select(SelectError::Source(_)))

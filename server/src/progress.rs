@@ -30,6 +30,11 @@ impl Progress {
         self.0.inc(1);
     }
 
+    /// Shows `message` before the bar (e.g. how many days are done).
+    pub(crate) fn note(&self, message: &str) {
+        self.0.set_message(message.to_owned());
+    }
+
     pub(crate) fn finish(&self) {
         self.0.finish_and_clear();
     }

@@ -1,5 +1,5 @@
-//! One port: the page, `/health`, `/api/v1/price`, `/metrics` and the
-//! WebSocket at `/ws`.
+//! One port: the page, `/health`, `/api/v1/price`, the history
+//! (`history_api`), `/metrics` and the WebSocket at `/ws`.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -19,6 +19,7 @@ use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::admission;
+use super::history_api;
 use super::state::{load, Shared};
 
 /// Largest message a client may send (clients only need control frames).
@@ -36,6 +37,12 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/health", get(health))
         .route("/api/v1/price", get(price))
         .route("/api/v1/compare", get(compare))
+        .route("/api/v1/history", get(history_api::history))
+        .route("/api/v1/prices", get(history_api::prices))
+        .route(
+            "/api/v1/historical-price",
+            get(history_api::historical_price),
+        )
         .route("/metrics", get(metrics))
         .route("/ws", get(ws))
         .with_state(shared)
@@ -45,7 +52,7 @@ async fn page() -> Html<&'static str> {
     Html(PAGE)
 }
 
-fn json_response(value: &serde_json::Value) -> Response {
+pub(crate) fn json_response(value: &serde_json::Value) -> Response {
     (
         [(header::CONTENT_TYPE, "application/json")],
         value.to_string(),

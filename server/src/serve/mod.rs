@@ -3,6 +3,7 @@
 mod admission;
 mod engine;
 mod exchange;
+mod history_api;
 mod http;
 mod latest;
 mod listen;
@@ -119,6 +120,11 @@ pub(crate) fn serve(args: &ServeArgs) -> Result<(), LiveError> {
                 args.listen
             ))
         })?;
+    if let Some(db) = &args.db {
+        // Checked at start: a typo is an error now, not a 503 later.
+        crate::history::store::Store::open_read_only(db)
+            .map_err(|e| LiveError::Config(e.to_string()))?;
+    }
     let exchange = exchange_config(&args.exchange)?;
     let source = args.sources.config()?.open_live(args.source.backend())?;
     let fill = !args.no_fill;
@@ -158,6 +164,7 @@ pub(crate) fn serve(args: &ServeArgs) -> Result<(), LiveError> {
             origins: Origins::from_flags(&args.allowed_origin),
         },
         exchange,
+        args.db.clone(),
     );
     let mut engine = Engine::new(source, shared.clone(), args.capacity)
         .map_err(|e| LiveError::Config(format!("--capacity {}: {e}", args.capacity)))?;

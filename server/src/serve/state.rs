@@ -97,6 +97,8 @@ pub(crate) struct Shared {
     pub(crate) source_error: std::sync::Mutex<Option<String>>,
     /// The exchange price feed, with `--exchange-url`.
     pub(crate) exchange: Option<Arc<Exchange>>,
+    /// The history database, with `--db`.
+    pub(crate) history: Option<std::path::PathBuf>,
 }
 
 impl Shared {
@@ -106,6 +108,7 @@ impl Shared {
         span: u32,
         limits: ClientLimits,
         exchange: Option<Arc<Exchange>>,
+        history: Option<std::path::PathBuf>,
     ) -> Arc<Self> {
         let (snapshot, _) = watch::channel(Utf8Bytes::from_static(
             r#"{"type":"snapshot","estimate":null,"points":[]}"#,
@@ -127,6 +130,7 @@ impl Shared {
             no_estimate: std::sync::Mutex::new(Some("no transactions yet".into())),
             source_error: std::sync::Mutex::new(None),
             exchange,
+            history,
         })
     }
 }

@@ -1,0 +1,124 @@
+//! `fiatline backfill`: every UTC day of a range priced from a block
+//! source, as `fiatline price --date D --refinement hourly` prices it, and
+//! stored as soon as it is done. Days already stored are skipped, so a run
+//! that was killed, started again, ends with the same rows: none missing,
+//! none twice.
+
+use std::sync::Mutex;
+
+use fiatline_adapters::report::Report;
+use fiatline_adapters::{parse_dates_between, Selection, UtcDate};
+
+use super::store::{Store, StoreError};
+use super::{today, HistoryError};
+use crate::price::{self, Mode, PriceError, Runs};
+use crate::progress::Progress;
+use crate::{BackfillArgs, RefinementArg};
+
+/// Prices and stores the days of `args` not stored yet.
+///
+/// # Errors
+/// Returns an error for bad dates, a history file that cannot be opened or
+/// written (what was stored stays), a source that failed (the days done
+/// stay), or days without a price (each is reported; the others are kept).
+pub(crate) fn run(args: &BackfillArgs) -> Result<(), HistoryError> {
+    let config = args.sources.config().map_err(PriceError::from)?;
+    let network = config.network();
+    // A day is stored once it is over: yesterday is the last.
+    let genesis = UtcDate::new(2009, 1, 3).unwrap_or_else(|| UtcDate::of_unix(0));
+    let last = UtcDate::of_unix(today().midnight() - 1);
+    let to = args.to.clone().unwrap_or_else(|| last.to_string());
+    let dates = parse_dates_between(&format!("{}..{to}", args.from), genesis, last)
+        .map_err(PriceError::Date)?;
+    let store = Store::open(&args.db, network)?;
+    let first = dates.first().map(ToString::to_string).unwrap_or_default();
+    let stored = store.dates(&first, &to)?;
+    let todo: Vec<(Option<String>, Selection)> = dates
+        .iter()
+        .filter(|d| !stored.contains(&d.to_string()))
+        .map(|d| (Some(d.to_string()), Selection::Date(*d)))
+        .collect();
+    eprintln!(
+        "backfill: {} day(s) from {first} to {to}, {} already stored, {} to price ({})",
+        dates.len(),
+        stored.len(),
+        todo.len(),
+        args.db.display()
+    );
+    if todo.is_empty() {
+        return Ok(());
+    }
+
+    let source = config
+        .open_blocks(args.source.backend())
+        .map_err(PriceError::from)?;
+    let store = Mutex::new(store);
+    // The first write that fails stops the run; its error is kept.
+    let write_error: Mutex<Option<StoreError>> = Mutex::new(None);
+    let progress = Progress::new();
+    let runs = Runs {
+        jobs: args.jobs,
+        fetchers: args.fetchers,
+        retries: args.retries,
+    };
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let results = price::run_all(
+        &*source,
+        &todo,
+        runs,
+        Mode::of(RefinementArg::Hourly),
+        &progress,
+        &|i, result| {
+            let (Ok(outcome), Some((Some(date), Selection::Date(day)))) = (result, todo.get(i))
+            else {
+                return;
+            };
+            let report = Report::new(Some(date.clone()), outcome).on_network(network);
+            let put = store.lock().map_err(|_| ()).and_then(|mut s| {
+                s.put(date, day.midnight(), &report).map_err(|e| {
+                    if let Ok(mut slot) = write_error.lock() {
+                        slot.get_or_insert(e);
+                    }
+                })
+            });
+            if put.is_ok() {
+                let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                progress.note(&format!("{n}/{} days", todo.len()));
+            }
+        },
+    );
+    progress.finish();
+    if let Some(e) = write_error.into_inner().ok().flatten() {
+        return Err(e.into());
+    }
+    let mut failed = 0;
+    let mut first_error = None;
+    for ((label, _), result) in todo.iter().zip(results) {
+        if let Err(e) = result {
+            failed += 1;
+            if !matches!(e, PriceError::NotRun) {
+                eprintln!("error: {}: {e}", label.as_deref().unwrap_or("day"));
+            }
+            first_error.get_or_insert(e);
+        }
+    }
+    eprintln!(
+        "backfill: stored {} day(s){}",
+        todo.len() - failed,
+        if failed > 0 {
+            format!(", {failed} without a price (run again to retry them)")
+        } else {
+            String::new()
+        }
+    );
+    match first_error {
+        None => Ok(()),
+        Some(e) if todo.len() == 1 => Err(e.into()),
+        Some(e) => Err(PriceError::Several {
+            failed,
+            of: todo.len(),
+            code: e.exit_code(),
+        }
+        .into()),
+    }
+}

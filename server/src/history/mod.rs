@@ -1,0 +1,78 @@
+//! The price history: a store of daily prices (`store`), filled by
+//! `fiatline backfill` (`backfill`), read by `fiatline history` (`query`)
+//! and by `serve --db`.
+
+pub(crate) mod backfill;
+pub(crate) mod query;
+pub(crate) mod store;
+
+use std::fmt;
+
+use fiatline_adapters::UtcDate;
+
+use crate::price::PriceError;
+use store::StoreError;
+
+/// Why a history command failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub(crate) enum HistoryError {
+    /// The history file.
+    Store(StoreError),
+    /// Pricing the days (flags, dates, the source, the estimate).
+    Price(PriceError),
+    /// A flag that makes no sense.
+    Usage(String),
+}
+
+impl HistoryError {
+    /// 1: a day without a price; 2: bad input or a history file that
+    /// cannot be used; 3: the source failed.
+    pub(crate) fn exit_code(&self) -> u8 {
+        match self {
+            Self::Store(_) | Self::Usage(_) => 2,
+            Self::Price(e) => e.exit_code(),
+        }
+    }
+}
+
+impl fmt::Display for HistoryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Store(e) => e.fmt(f),
+            Self::Price(e) => e.fmt(f),
+            Self::Usage(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for HistoryError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Store(e) => Some(e),
+            Self::Price(e) => Some(e),
+            Self::Usage(_) => None,
+        }
+    }
+}
+
+impl From<StoreError> for HistoryError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
+}
+
+impl From<PriceError> for HistoryError {
+    fn from(e: PriceError) -> Self {
+        Self::Price(e)
+    }
+}
+
+/// Today's UTC date.
+pub(crate) fn today() -> UtcDate {
+    UtcDate::of_unix(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
+    )
+}

@@ -1,0 +1,327 @@
+//! The price history: one SQLite file (WAL, every write in a transaction,
+//! the schema versioned by `PRAGMA user_version` and migrated forward).
+//! A file belongs to one network: opening it for another is refused.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use fiatline_adapters::report::Report;
+use fiatline_adapters::Network;
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+
+/// The schema this build writes; each step below brings a file one
+/// version forward.
+const MIGRATIONS: &[&str] = &[
+    // 1: a row per UTC day, with the whole report `price --date --json`
+    // prints, and the numbers a query or chart needs as columns.
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+     CREATE TABLE days (
+         date TEXT PRIMARY KEY,
+         time INTEGER NOT NULL,
+         price REAL NOT NULL,
+         rough INTEGER NOT NULL,
+         confidence REAL NOT NULL,
+         refined REAL,
+         blocks INTEGER NOT NULL,
+         txs INTEGER NOT NULL,
+         first_height INTEGER,
+         last_height INTEGER,
+         report TEXT NOT NULL
+     ) STRICT;",
+];
+
+/// Why the history file could not be used.
+#[derive(Debug)]
+#[non_exhaustive]
+pub(crate) enum StoreError {
+    /// SQLite refused (cannot open, read-only, disk full, corrupt, …).
+    Sqlite(PathBuf, rusqlite::Error),
+    /// The file was written by a newer fiatline.
+    TooNew { path: PathBuf, version: i64 },
+    /// The file holds another network's prices.
+    OtherNetwork { path: PathBuf, stored: String },
+    /// A stored report could not be read back.
+    Report(PathBuf, serde_json::Error),
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Sqlite(p, e) => write!(f, "history database {}: {e}", p.display()),
+            Self::TooNew { path, version } => write!(
+                f,
+                "history database {}: schema version {version} is newer than this fiatline's {}",
+                path.display(),
+                MIGRATIONS.len()
+            ),
+            Self::OtherNetwork { path, stored } => write!(
+                f,
+                "history database {} holds {stored} prices: use another file for another network",
+                path.display()
+            ),
+            Self::Report(p, e) => {
+                write!(f, "history database {}: a stored report: {e}", p.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Sqlite(_, e) => Some(e),
+            Self::Report(_, e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// One stored day.
+#[derive(Debug, Clone)]
+pub(crate) struct Day {
+    /// `YYYY-MM-DD`.
+    pub(crate) date: String,
+    /// 00:00 UTC of the date, Unix seconds.
+    pub(crate) time: i64,
+    /// The reference-exact price, USD.
+    pub(crate) price: f64,
+    /// The hourly refinement's price, where it was computed.
+    pub(crate) refined: Option<f64>,
+    /// The report `fiatline price --date D --json` prints for it.
+    pub(crate) report: serde_json::Value,
+}
+
+/// An open history file.
+#[derive(Debug)]
+pub(crate) struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating it if need be) the history of `network` at `path`.
+    ///
+    /// # Errors
+    /// Returns an error when SQLite cannot open or migrate the file, when
+    /// a newer fiatline wrote it, or when it holds another network.
+    pub(crate) fn open(path: &Path, network: Network) -> Result<Self, StoreError> {
+        let mut store = Self::connect(path, OpenFlags::default())?;
+        store.migrate()?;
+        store.claim(network)?;
+        Ok(store)
+    }
+
+    /// Opens an existing history read-only (for `history` and `serve`).
+    ///
+    /// # Errors
+    /// Returns an error when the file cannot be opened or is too new.
+    pub(crate) fn open_read_only(path: &Path) -> Result<Self, StoreError> {
+        let store = Self::connect(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        let version = store.version()?;
+        if usize::try_from(version).map_or(true, |v| v > MIGRATIONS.len()) {
+            return Err(StoreError::TooNew {
+                path: path.to_owned(),
+                version,
+            });
+        }
+        Ok(store)
+    }
+
+    fn connect(path: &Path, flags: OpenFlags) -> Result<Self, StoreError> {
+        let conn = Connection::open_with_flags(path, flags)
+            .map_err(|e| StoreError::Sqlite(path.to_owned(), e))?;
+        let store = Self {
+            conn,
+            path: path.to_owned(),
+        };
+        // Writers and readers (a backfill and `serve`) share the file;
+        // a busy writer is waited for rather than failed.
+        store
+            .conn
+            .busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(|e| store.err(e))?;
+        if !flags.contains(OpenFlags::SQLITE_OPEN_READ_ONLY) {
+            store
+                .conn
+                .pragma_update(None, "journal_mode", "WAL")
+                .map_err(|e| store.err(e))?;
+        }
+        Ok(store)
+    }
+
+    fn err(&self, e: rusqlite::Error) -> StoreError {
+        StoreError::Sqlite(self.path.clone(), e)
+    }
+
+    fn version(&self) -> Result<i64, StoreError> {
+        self.conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(|e| self.err(e))
+    }
+
+    /// Brings the schema to this build's version, one step per transaction.
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let version = self.version()?;
+        let Ok(from) = usize::try_from(version) else {
+            return Err(StoreError::TooNew {
+                path: self.path.clone(),
+                version,
+            });
+        };
+        if from > MIGRATIONS.len() {
+            return Err(StoreError::TooNew {
+                path: self.path.clone(),
+                version,
+            });
+        }
+        for (i, step) in MIGRATIONS.iter().enumerate().skip(from) {
+            let path = &self.path;
+            let tx = self
+                .conn
+                .transaction()
+                .map_err(|e| StoreError::Sqlite(path.clone(), e))?;
+            tx.execute_batch(step)
+                .and_then(|()| tx.pragma_update(None, "user_version", i + 1))
+                .and_then(|()| tx.commit())
+                .map_err(|e| StoreError::Sqlite(self.path.clone(), e))?;
+        }
+        Ok(())
+    }
+
+    /// Records the file's network, or checks it is `network`.
+    fn claim(&self, network: Network) -> Result<(), StoreError> {
+        let name = network.to_string();
+        let stored: Option<String> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'network'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| self.err(e))?;
+        match stored {
+            Some(stored) if stored != name => Err(StoreError::OtherNetwork {
+                path: self.path.clone(),
+                stored,
+            }),
+            Some(_) => Ok(()),
+            None => self
+                .conn
+                .execute(
+                    "INSERT INTO meta (key, value) VALUES ('network', ?1)",
+                    [name],
+                )
+                .map(drop)
+                .map_err(|e| self.err(e)),
+        }
+    }
+
+    /// The dates stored, of those between `from` and `to` (inclusive,
+    /// `YYYY-MM-DD`).
+    ///
+    /// # Errors
+    /// Returns SQLite's error.
+    pub(crate) fn dates(&self, from: &str, to: &str) -> Result<Vec<String>, StoreError> {
+        let mut q = self
+            .conn
+            .prepare_cached("SELECT date FROM days WHERE date BETWEEN ?1 AND ?2 ORDER BY date")
+            .map_err(|e| self.err(e))?;
+        let rows = q
+            .query_map([from, to], |r| r.get(0))
+            .and_then(Iterator::collect);
+        rows.map_err(|e| self.err(e))
+    }
+
+    /// Stores the report of `date` (00:00 UTC at `time`), replacing the
+    /// row of the same date, in one transaction: a crash leaves the row
+    /// whole or absent.
+    ///
+    /// # Errors
+    /// Returns SQLite's error (read-only file, disk full, …); nothing
+    /// stored before is lost.
+    pub(crate) fn put(&mut self, date: &str, time: i64, r: &Report) -> Result<(), StoreError> {
+        let report =
+            serde_json::to_string(r).map_err(|e| StoreError::Report(self.path.clone(), e))?;
+        let path = &self.path;
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| StoreError::Sqlite(path.clone(), e))?;
+        tx.execute(
+            "INSERT OR REPLACE INTO days
+                 (date, time, price, rough, confidence, refined, blocks, txs,
+                  first_height, last_height, report)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![
+                date,
+                time,
+                r.price,
+                r.rough,
+                r.confidence,
+                r.hourly.as_ref().map(|h| h.refined),
+                r.blocks,
+                r.txs,
+                r.first_height,
+                r.last_height,
+                report
+            ],
+        )
+        .and_then(|_| tx.commit())
+        .map_err(|e| StoreError::Sqlite(self.path.clone(), e))
+    }
+
+    /// The days between `from` and `to` (inclusive), oldest first.
+    ///
+    /// # Errors
+    /// Returns SQLite's error, or a report that does not read back.
+    pub(crate) fn days(&self, from: &str, to: &str) -> Result<Vec<Day>, StoreError> {
+        let mut q = self
+            .conn
+            .prepare_cached(
+                "SELECT date, time, price, refined, report FROM days
+                 WHERE date BETWEEN ?1 AND ?2 ORDER BY date",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows: Vec<(String, i64, f64, Option<f64>, String)> = q
+            .query_map([from, to], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .and_then(Iterator::collect)
+            .map_err(|e| self.err(e))?;
+        rows.into_iter()
+            .map(|(date, time, price, refined, report)| {
+                let report = serde_json::from_str(&report)
+                    .map_err(|e| StoreError::Report(self.path.clone(), e))?;
+                Ok(Day {
+                    date,
+                    time,
+                    price,
+                    refined,
+                    report,
+                })
+            })
+            .collect()
+    }
+
+    /// The last day at or before `time` (Unix seconds), if any.
+    ///
+    /// # Errors
+    /// Returns SQLite's error, or a report that does not read back.
+    pub(crate) fn day_at(&self, time: i64) -> Result<Option<Day>, StoreError> {
+        let row: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT date FROM days WHERE time <= ?1 ORDER BY time DESC LIMIT 1",
+                [time],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        match row {
+            Some(date) => Ok(self.days(&date, &date)?.pop()),
+            None => Ok(None),
+        }
+    }
+}

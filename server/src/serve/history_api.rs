@@ -1,0 +1,146 @@
+//! The stored history over HTTP (with `serve --db FILE`): fiatline's own
+//! `/api/v1/history`, and mempool.space's `/api/v1/prices` and
+//! `/api/v1/historical-price`, so clients written for a self-hosted mempool
+//! read the on-chain price.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::http::json_response;
+use super::latest::Latest;
+use super::state::Shared;
+use crate::history::query::csv;
+use crate::history::store::{Day, Store, StoreError};
+
+type Params = Query<HashMap<String, String>>;
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, json_response(&json!({ "error": message }))).into_response()
+}
+
+/// Runs `read` on the history file, off the async workers (SQLite blocks).
+async fn with_store<T: Send + 'static>(
+    path: Option<PathBuf>,
+    read: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, Response> {
+    let Some(path) = path else {
+        return Err(error(
+            StatusCode::NOT_FOUND,
+            "no history here: start fiatline serve with --db FILE",
+        ));
+    };
+    let answer = tokio::task::spawn_blocking(move || read(&Store::open_read_only(&path)?)).await;
+    match answer {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => {
+            tracing::warn!("{e}");
+            Err(error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()))
+        }
+        Err(_) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, "the query failed")),
+    }
+}
+
+/// The headline price of a stored day: the hourly refinement's where
+/// there is one, else the reference's.
+fn headline(d: &Day) -> f64 {
+    d.refined.unwrap_or(d.price)
+}
+
+/// `GET /api/v1/history?from=DATE&to=DATE[&format=csv]`: the stored days,
+/// as JSON (`{"days": [{"date", "time", "price", "refined", "confidence"}]}`)
+/// or CSV (`format=csv` or `Accept: text/csv`).
+pub(crate) async fn history(
+    State(s): State<Arc<Shared>>,
+    Query(q): Params,
+    headers: HeaderMap,
+) -> Response {
+    let from = q
+        .get("from")
+        .cloned()
+        .unwrap_or_else(|| "0000-01-01".into());
+    let to = q.get("to").cloned().unwrap_or_else(|| "9999-12-31".into());
+    for (name, date) in [("from", &from), ("to", &to)] {
+        if fiatline_adapters::parse_dates(date).is_err() {
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("{name}={date}: expected a date YYYY-MM-DD"),
+            );
+        }
+    }
+    if q.get("resolution").is_some_and(|r| r != "day") {
+        return error(StatusCode::BAD_REQUEST, "resolution: only day is stored");
+    }
+    let days = match with_store(s.history.clone(), move |st| st.days(&from, &to)).await {
+        Ok(days) => days,
+        Err(r) => return r,
+    };
+    let wants_csv = q.get("format").is_some_and(|f| f == "csv")
+        || headers
+            .get(header::ACCEPT)
+            .and_then(|a| a.to_str().ok())
+            .is_some_and(|a| a.contains("text/csv"));
+    if wants_csv {
+        return (
+            [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+            csv(&days),
+        )
+            .into_response();
+    }
+    let days: Vec<_> = days
+        .iter()
+        .map(|d| {
+            json!({
+                "date": d.date, "time": d.time, "price": d.price, "refined": d.refined,
+                "confidence": d.report["confidence"],
+            })
+        })
+        .collect();
+    json_response(&json!({ "days": days }))
+}
+
+/// `GET /api/v1/prices`, as mempool.space answers it: `{"time", "USD"}`,
+/// the live on-chain estimate.
+pub(crate) async fn prices(State(s): State<Arc<Shared>>) -> Response {
+    match s.latest.read::<Latest>() {
+        Some(l) => json_response(&json!({ "time": l.at, "USD": l.price.round() as i64 })),
+        None => error(StatusCode::SERVICE_UNAVAILABLE, "no estimate yet"),
+    }
+}
+
+/// `GET /api/v1/historical-price?currency=USD[&timestamp=T]`, as
+/// mempool.space answers it: `{"prices": [{"time", "USD"}], "exchangeRates": {}}`,
+/// every stored day, or with `timestamp` the last day at or before it.
+pub(crate) async fn historical_price(State(s): State<Arc<Shared>>, Query(q): Params) -> Response {
+    let currency = q.get("currency").map_or("USD", String::as_str);
+    if currency != "USD" {
+        return error(
+            StatusCode::BAD_REQUEST,
+            &format!("currency={currency}: only USD is priced on-chain"),
+        );
+    }
+    let timestamp = match q.get("timestamp").map(|t| t.parse::<i64>()) {
+        None => None,
+        Some(Ok(t)) => Some(t),
+        Some(Err(_)) => return error(StatusCode::BAD_REQUEST, "timestamp: expected Unix seconds"),
+    };
+    let days = with_store(s.history.clone(), move |st| match timestamp {
+        Some(t) => Ok(st.day_at(t)?.into_iter().collect()),
+        None => st.days("0000-01-01", "9999-12-31"),
+    })
+    .await;
+    let days: Vec<Day> = match days {
+        Ok(days) => days,
+        Err(r) => return r,
+    };
+    let prices: Vec<_> = days
+        .iter()
+        .map(|d| json!({ "time": d.time, "USD": headline(d).round() as i64 }))
+        .collect();
+    json_response(&json!({ "prices": prices, "exchangeRates": {} }))
+}

@@ -1,0 +1,265 @@
+//! The price history: `fiatline backfill` against a loopback Bitcoin Core
+//! (JSON-RPC) stores exactly what `fiatline price --date D --refinement
+//! hourly --json` prints for each day, resumes where it stopped, refuses
+//! another network's file; `fiatline history` and `serve --db` read it.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use fiatline_testkit::rpc::RpcServer;
+use fiatline_testkit::Chain;
+
+/// 2024-01-01 20:00 UTC, one block every 4 hours: 1 block on Jan 1, 6 on
+/// each of Jan 2, 3 and 4, 1 on Jan 5 (the block 6 below the tip is then
+/// past Jan 3, as a day needs).
+const START: u32 = 1_704_139_200;
+
+fn chain() -> Chain {
+    Chain::generate(840_000, 20, START, 4 * 3600)
+}
+
+fn fiatline(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fiatline"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn ok(out: Output) -> Output {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn json_lines(out: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON object per line"))
+        .collect()
+}
+
+struct Node {
+    rpc: RpcServer,
+}
+
+impl Node {
+    fn start() -> Self {
+        Self {
+            rpc: RpcServer::start(chain(), "alice", "pw"),
+        }
+    }
+
+    /// `fiatline SUBCOMMAND ARGS` with this node's RPC flags.
+    fn run(&self, subcommand: &str, args: &[&str]) -> Output {
+        let url = self.rpc.url();
+        let mut all = vec![subcommand];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&[
+            "--rpc-url",
+            &url,
+            "--rpc-user",
+            "alice",
+            "--rpc-password",
+            "pw",
+        ]);
+        fiatline(&all)
+    }
+}
+
+fn history(db: &Path) -> Vec<serde_json::Value> {
+    json_lines(&ok(fiatline(&[
+        "history",
+        "--db",
+        db.to_str().unwrap(),
+        "--json",
+    ])))
+}
+
+#[test]
+fn a_backfill_stores_what_price_gives_for_every_day_and_resumes() {
+    let node = Node::start();
+    let dir = fiatline_testkit::tempdir("history");
+    let db = dir.path().join("history.sqlite");
+    let db_arg = db.to_str().unwrap();
+
+    // Two days first, then the range grows by one: only that one is priced.
+    let first = ok(node.run(
+        "backfill",
+        &["--db", db_arg, "--from", "2024-01-01", "--to", "2024-01-02"],
+    ));
+    let err = String::from_utf8_lossy(&first.stderr);
+    assert!(
+        err.contains("2 day(s) from 2024-01-01 to 2024-01-02, 0 already stored, 2 to price"),
+        "{err}"
+    );
+    let again = ok(node.run(
+        "backfill",
+        &[
+            "--db",
+            db_arg,
+            "--from",
+            "2024-01-01",
+            "--to",
+            "2024-01-03",
+            "--jobs",
+            "3",
+        ],
+    ));
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        err.contains("3 day(s) from 2024-01-01 to 2024-01-03, 2 already stored, 1 to price"),
+        "{err}"
+    );
+
+    let stored = history(&db);
+    assert_eq!(stored.len(), 3);
+    // Each day has its hourly refinement (six hours a day here).
+    let refined: Vec<bool> = stored.iter().map(|r| r["refined"].is_number()).collect();
+    assert_eq!(refined, [true; 3]);
+    for (row, date) in stored
+        .iter()
+        .zip(["2024-01-01", "2024-01-02", "2024-01-03"])
+    {
+        let priced = json_lines(&ok(node.run(
+            "price",
+            &["--date", date, "--refinement", "hourly", "--json"],
+        )));
+        assert_eq!(row, &priced[0], "{date}");
+    }
+    // The heights are the chain's days: 840,000 alone on Jan 1, then six a day.
+    let heights: Vec<_> = stored
+        .iter()
+        .map(|r| {
+            (
+                r["first_height"].as_u64().unwrap(),
+                r["last_height"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        heights,
+        [(840_000, 840_000), (840_001, 840_006), (840_007, 840_012)]
+    );
+
+    // Idempotent: nothing to do, nothing changed.
+    let third = ok(node.run(
+        "backfill",
+        &["--db", db_arg, "--from", "2024-01-01", "--to", "2024-01-03"],
+    ));
+    assert!(String::from_utf8_lossy(&third.stderr).contains("3 already stored, 0 to price"));
+    assert_eq!(history(&db), stored);
+
+    // CSV and text read the same rows.
+    let csv = ok(fiatline(&["history", "--db", db_arg, "--csv"]));
+    let csv = String::from_utf8_lossy(&csv.stdout);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "date,time,price,refined,confidence");
+    assert_eq!(lines.len(), 4);
+    let price: f64 = lines[2].split(',').nth(2).unwrap().parse().unwrap();
+    assert_eq!(price, stored[1]["price"].as_f64().unwrap());
+    assert!(lines[2].starts_with("2024-01-02,1704153600,"));
+
+    // The file is mainnet's: another network is refused, with the reason.
+    let other = node.run(
+        "backfill",
+        &["--db", db_arg, "--from", "2024-01-01", "--chain", "regtest"],
+    );
+    assert_eq!(other.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&other.stderr);
+    assert!(err.contains("holds main prices"), "{err}");
+
+    serves_the_history(&db, &stored);
+}
+
+/// `serve --db` answers fiatline's and mempool.space's history endpoints
+/// from the file `stored` was read from.
+fn serves_the_history(db: &Path, stored: &[serde_json::Value]) {
+    use fiatline_testkit::process::{get, get_json, Serve};
+    let replay = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../samples/replay-702861.jsonl.gz"
+    );
+    let bin = Path::new(env!("CARGO_BIN_EXE_fiatline"));
+    let server = Serve::start(
+        bin,
+        &[
+            "--source",
+            "replay",
+            "--replay",
+            replay,
+            "--speed",
+            "max",
+            "--db",
+            db.to_str().unwrap(),
+        ],
+    );
+    let addr = &server.addr;
+    // The headline of a day: the hourly refinement's price where there is one.
+    let headline = |r: &serde_json::Value| {
+        r["refined"]
+            .as_f64()
+            .unwrap_or(r["price"].as_f64().unwrap())
+    };
+
+    let h = get_json(addr, "/api/v1/history?from=2024-01-02").unwrap();
+    let days = h["days"].as_array().unwrap();
+    assert_eq!(days.len(), 2, "{h}");
+    assert_eq!(days[0]["date"], "2024-01-02");
+    assert_eq!(days[0]["time"], 1_704_153_600);
+    assert_eq!(days[0]["price"], stored[1]["price"]);
+    assert_eq!(days[1]["refined"], stored[2]["refined"]);
+    let csv = get(addr, "/api/v1/history?format=csv").unwrap();
+    assert_eq!(csv.lines().count(), 4, "{csv}");
+    let bad = get_json(addr, "/api/v1/history?from=yesterday").unwrap();
+    assert!(bad["error"].as_str().unwrap().contains("from=yesterday"));
+
+    // mempool.space's shape: every day, or the last at or before a moment.
+    let all = get_json(addr, "/api/v1/historical-price?currency=USD").unwrap();
+    assert_eq!(all["exchangeRates"], serde_json::json!({}));
+    let prices = all["prices"].as_array().unwrap();
+    assert_eq!(prices.len(), 3);
+    assert_eq!(prices[0]["time"], 1_704_067_200);
+    let noon_jan_2 = 1_704_153_600 + 43_200;
+    let one = get_json(
+        addr,
+        &format!("/api/v1/historical-price?currency=USD&timestamp={noon_jan_2}"),
+    )
+    .unwrap();
+    assert_eq!(
+        one["prices"],
+        serde_json::json!([{"time": 1_704_153_600, "USD": headline(&stored[1]).round() as i64}])
+    );
+    let before = get_json(
+        addr,
+        "/api/v1/historical-price?currency=USD&timestamp=1600000000",
+    )
+    .unwrap();
+    assert_eq!(before["prices"], serde_json::json!([]));
+    let eur = get_json(addr, "/api/v1/historical-price?currency=EUR").unwrap();
+    assert!(eur["error"].as_str().unwrap().contains("only USD"), "{eur}");
+
+    // The live estimate in mempool.space's /api/v1/prices shape, once the
+    // replay has given one (its consensus price, 42,951.64).
+    let start = std::time::Instant::now();
+    let live = loop {
+        let v = get_json(addr, "/api/v1/prices").unwrap();
+        if v["USD"].is_number() || start.elapsed().as_secs() > 20 {
+            break v;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(live["USD"], 42_952, "{live}");
+    assert!(live["time"].is_number());
+    drop(server);
+
+    // Without --db there is no history, and the answer says how to get one.
+    let plain = Serve::start(
+        bin,
+        &["--source", "replay", "--replay", replay, "--speed", "max"],
+    );
+    let none = get_json(&plain.addr, "/api/v1/history").unwrap();
+    assert!(none["error"].as_str().unwrap().contains("--db"), "{none}");
+}
