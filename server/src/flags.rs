@@ -48,6 +48,17 @@ pub(crate) enum LiveKind {
 }
 
 impl LiveKind {
+    /// The confirmed-block backend of the same server, if it has one (a
+    /// recording has none).
+    pub(crate) fn blocks(self) -> Option<BlockKind> {
+        match self {
+            Self::Zmq => Some(BlockKind::Rpc),
+            Self::Esplora => Some(BlockKind::Esplora),
+            Self::Electrum => Some(BlockKind::Electrum),
+            Self::Replay => None,
+        }
+    }
+
     pub(crate) fn backend(self) -> LiveBackend {
         match self {
             Self::Zmq => LiveBackend::Zmq,

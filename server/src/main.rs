@@ -166,6 +166,11 @@ pub(crate) struct ServeArgs {
     /// /api/v1/history, /api/v1/historical-price and /api/v1/prices.
     #[arg(long, env = "FIATLINE_DB", value_name = "FILE")]
     pub(crate) db: Option<PathBuf>,
+    /// With --db: seconds between stored live estimates (and checks for
+    /// days that ended, priced from the source's node).
+    #[arg(long, env = "FIATLINE_HISTORY_EVERY", default_value_t = 600, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub(crate) history_every: u64,
     // Last, so the flags above stay under "Options" in --help.
     #[command(flatten)]
     pub(crate) sources: SourceFlags,

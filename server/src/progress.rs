@@ -20,6 +20,11 @@ impl Progress {
         Self(bar)
     }
 
+    /// A bar that is never drawn (work in a server's background).
+    pub(crate) fn hidden() -> Self {
+        Self(ProgressBar::hidden())
+    }
+
     /// Adds `n` blocks to fetch.
     pub(crate) fn expect(&self, n: usize) {
         self.0.inc_length(n as u64);

@@ -194,6 +194,8 @@ fn serves_the_history(db: &Path, stored: &[serde_json::Value]) {
             "max",
             "--db",
             db.to_str().unwrap(),
+            "--history-every",
+            "1",
         ],
     );
     let addr = &server.addr;
@@ -253,6 +255,21 @@ fn serves_the_history(db: &Path, stored: &[serde_json::Value]) {
     };
     assert_eq!(live["USD"], 42_952, "{live}");
     assert!(live["time"].is_number());
+
+    // The live estimate is stored every --history-every seconds, once per
+    // estimate: the replay's last one, at the recording's time.
+    let start = std::time::Instant::now();
+    let stored_estimates = loop {
+        let v = get_json(addr, "/api/v1/history?resolution=estimate").unwrap();
+        if !v["estimates"].as_array().unwrap().is_empty() || start.elapsed().as_secs() > 20 {
+            break v;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let rows = stored_estimates["estimates"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{stored_estimates}");
+    assert_eq!(rows[0]["time"], live["time"]);
+    assert_eq!(rows[0]["price"], 42_951.636_457_349_03);
     drop(server);
 
     // Without --db there is no history, and the answer says how to get one.
@@ -262,4 +279,89 @@ fn serves_the_history(db: &Path, stored: &[serde_json::Value]) {
     );
     let none = get_json(&plain.addr, "/api/v1/history").unwrap();
     assert!(none["error"].as_str().unwrap().contains("--db"), "{none}");
+}
+
+/// 00:00 UTC today, Unix seconds.
+fn today_midnight() -> u32 {
+    let now = fiatline_testkit::process::unix_now();
+    now - now % 86_400
+}
+
+#[test]
+fn serve_with_a_db_stores_the_days_that_ended_from_its_node() {
+    // The day before yesterday and yesterday, a block every 4 hours; today
+    // 7 blocks a minute apart bury yesterday under 6.
+    let two_days_ago = today_midnight() - 2 * 86_400;
+    let mut times: Vec<u32> = (0..12).map(|i| two_days_ago + i * 4 * 3600).collect();
+    times.extend((0..7).map(|i| today_midnight() + i * 60));
+    let node = Node {
+        rpc: RpcServer::start(Chain::generate_with_times(900_000, times), "alice", "pw"),
+    };
+    let dir = fiatline_testkit::tempdir("history-serve");
+    let db = dir.path().join("history.sqlite");
+    let url = node.rpc.url();
+    // The day before yesterday is backfilled; serve adds the days since.
+    let day_before = utc_date(two_days_ago);
+    ok(node.run(
+        "backfill",
+        &[
+            "--db",
+            db.to_str().unwrap(),
+            "--from",
+            &day_before,
+            "--to",
+            &day_before,
+        ],
+    ));
+    let server = fiatline_testkit::process::Serve::start(
+        Path::new(env!("CARGO_BIN_EXE_fiatline")),
+        &[
+            "--source",
+            "zmq",
+            "--zmq",
+            "tcp://127.0.0.1:1",
+            "--no-fill",
+            "--rpc-url",
+            &url,
+            "--rpc-user",
+            "alice",
+            "--rpc-password",
+            "pw",
+            "--db",
+            db.to_str().unwrap(),
+            "--history-every",
+            "1",
+        ],
+    );
+    let start = std::time::Instant::now();
+    let days = loop {
+        let v = fiatline_testkit::process::get_json(&server.addr, "/api/v1/history").unwrap();
+        if v["days"].as_array().is_some_and(|d| d.len() >= 2) || start.elapsed().as_secs() > 30 {
+            break v;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    drop(server);
+    let days = days["days"].as_array().unwrap();
+    let dates: Vec<String> = days
+        .iter()
+        .map(|d| d["date"].as_str().unwrap().to_owned())
+        .collect();
+    // Today is not over: the backfilled day and yesterday, priced as
+    // `price --date` prices them.
+    let yesterday = utc_date(two_days_ago + 86_400);
+    assert_eq!(dates, [day_before, yesterday]);
+    let stored = history(&db);
+    for (row, date) in stored.iter().zip(&dates) {
+        let priced = json_lines(&ok(node.run(
+            "price",
+            &["--date", date, "--refinement", "hourly", "--json"],
+        )));
+        assert_eq!(row, &priced[0], "{date}");
+    }
+}
+
+/// `YYYY-MM-DD` of a Unix time.
+fn utc_date(t: u32) -> String {
+    fiatline_adapters::UtcDate::of_unix(i64::from(t)).to_string()
 }

@@ -1,8 +1,9 @@
 //! The price history: a store of daily prices (`store`), filled by
-//! `fiatline backfill` (`backfill`), read by `fiatline history` (`query`)
-//! and by `serve --db`.
+//! `fiatline backfill` (`backfill`) and kept current by `serve --db`
+//! (`keeper`), read by `fiatline history` (`query`) and `serve --db`.
 
 pub(crate) mod backfill;
+pub(crate) mod keeper;
 pub(crate) mod query;
 pub(crate) mod store;
 

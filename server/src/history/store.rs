@@ -28,6 +28,13 @@ const MIGRATIONS: &[&str] = &[
          last_height INTEGER,
          report TEXT NOT NULL
      ) STRICT;",
+    // 2: the live estimate, every few minutes while `serve --db` runs.
+    "CREATE TABLE estimates (
+         time INTEGER PRIMARY KEY,
+         price REAL NOT NULL,
+         confidence REAL NOT NULL,
+         outputs INTEGER NOT NULL
+     ) STRICT;",
 ];
 
 /// Why the history file could not be used.
@@ -89,6 +96,19 @@ pub(crate) struct Day {
     pub(crate) refined: Option<f64>,
     /// The report `fiatline price --date D --json` prints for it.
     pub(crate) report: serde_json::Value,
+}
+
+/// One stored live estimate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Estimate {
+    /// When it was made, in the data's time (Unix seconds).
+    pub(crate) time: i64,
+    /// USD per BTC.
+    pub(crate) price: f64,
+    /// The reference's confidence.
+    pub(crate) confidence: f64,
+    /// Outputs it was made from.
+    pub(crate) outputs: i64,
 }
 
 /// An open history file.
@@ -303,6 +323,57 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// The last date stored, if any.
+    ///
+    /// # Errors
+    /// Returns SQLite's error.
+    pub(crate) fn last_date(&self) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row("SELECT MAX(date) FROM days", [], |r| r.get(0))
+            .map_err(|e| self.err(e))
+    }
+
+    /// Stores the live estimate made at `time` (data time, Unix seconds).
+    ///
+    /// # Errors
+    /// Returns SQLite's error; nothing stored before is lost.
+    pub(crate) fn put_estimate(&self, e: &Estimate) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO estimates (time, price, confidence, outputs)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![e.time, e.price, e.confidence, e.outputs],
+            )
+            .map(drop)
+            .map_err(|e| self.err(e))
+    }
+
+    /// The live estimates stored between `from` and `to` (Unix seconds,
+    /// inclusive), oldest first.
+    ///
+    /// # Errors
+    /// Returns SQLite's error.
+    pub(crate) fn estimates(&self, from: i64, to: i64) -> Result<Vec<Estimate>, StoreError> {
+        let mut q = self
+            .conn
+            .prepare_cached(
+                "SELECT time, price, confidence, outputs FROM estimates
+                 WHERE time BETWEEN ?1 AND ?2 ORDER BY time",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = q
+            .query_map([from, to], |r| {
+                Ok(Estimate {
+                    time: r.get(0)?,
+                    price: r.get(1)?,
+                    confidence: r.get(2)?,
+                    outputs: r.get(3)?,
+                })
+            })
+            .and_then(Iterator::collect);
+        rows.map_err(|e| self.err(e))
     }
 
     /// The last day at or before `time` (Unix seconds), if any.

@@ -4,6 +4,7 @@
 //! read the on-chain price.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -52,9 +53,10 @@ fn headline(d: &Day) -> f64 {
     d.refined.unwrap_or(d.price)
 }
 
-/// `GET /api/v1/history?from=DATE&to=DATE[&format=csv]`: the stored days,
-/// as JSON (`{"days": [{"date", "time", "price", "refined", "confidence"}]}`)
-/// or CSV (`format=csv` or `Accept: text/csv`).
+/// `GET /api/v1/history?from=DATE&to=DATE[&resolution=day|estimate][&format=csv]`:
+/// the stored days as JSON (`{"days": [{"date", "time", "price", "refined",
+/// "confidence"}]}`), or the live estimates `serve --db` stored; CSV with
+/// `format=csv` or `Accept: text/csv`.
 pub(crate) async fn history(
     State(s): State<Arc<Shared>>,
     Query(q): Params,
@@ -73,18 +75,27 @@ pub(crate) async fn history(
             );
         }
     }
-    if q.get("resolution").is_some_and(|r| r != "day") {
-        return error(StatusCode::BAD_REQUEST, "resolution: only day is stored");
-    }
-    let days = match with_store(s.history.clone(), move |st| st.days(&from, &to)).await {
-        Ok(days) => days,
-        Err(r) => return r,
-    };
     let wants_csv = q.get("format").is_some_and(|f| f == "csv")
         || headers
             .get(header::ACCEPT)
             .and_then(|a| a.to_str().ok())
             .is_some_and(|a| a.contains("text/csv"));
+    match q.get("resolution").map_or("day", String::as_str) {
+        "day" => {}
+        "estimate" => return estimates(s, &from, &to, wants_csv).await,
+        other => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!(
+                    "resolution={other}: day or estimate (per-block prices are not stored yet)"
+                ),
+            )
+        }
+    }
+    let days = match with_store(s.history.clone(), move |st| st.days(&from, &to)).await {
+        Ok(days) => days,
+        Err(r) => return r,
+    };
     if wants_csv {
         return (
             [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
@@ -102,6 +113,37 @@ pub(crate) async fn history(
         })
         .collect();
     json_response(&json!({ "days": days }))
+}
+
+/// The live estimates stored from 00:00 UTC of `from` to the end of `to`:
+/// `{"estimates": [{"time", "price", "confidence", "outputs"}]}`, or CSV.
+async fn estimates(s: Arc<Shared>, from: &str, to: &str, wants_csv: bool) -> Response {
+    let midnight = |d: &str| {
+        fiatline_adapters::parse_dates(d)
+            .ok()
+            .and_then(|d| d.first().map(|d| d.midnight()))
+    };
+    let (start, end) = (
+        midnight(from).unwrap_or(i64::MIN),
+        midnight(to).map_or(i64::MAX, |t| t + 86_399),
+    );
+    let rows = match with_store(s.history.clone(), move |st| st.estimates(start, end)).await {
+        Ok(rows) => rows,
+        Err(r) => return r,
+    };
+    if wants_csv {
+        let mut out = String::from("time,price,confidence,outputs\n");
+        for e in &rows {
+            // Writing to a String cannot fail.
+            let _ = writeln!(out, "{},{},{},{}", e.time, e.price, e.confidence, e.outputs);
+        }
+        return ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], out).into_response();
+    }
+    let rows: Vec<_> = rows
+        .iter()
+        .map(|e| json!({"time": e.time, "price": e.price, "confidence": e.confidence, "outputs": e.outputs}))
+        .collect();
+    json_response(&json!({ "estimates": rows }))
 }
 
 /// `GET /api/v1/prices`, as mempool.space answers it: `{"time", "USD"}`,

@@ -13,14 +13,18 @@ mod waiting;
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use fiatline_adapters::{BlockSource, Retry, SourceError};
 
+use crate::history::keeper::Keeper;
+use crate::history::store::{Estimate, Store};
 use crate::{ExchangeArgs, ServeArgs};
 use admission::Origins;
 use engine::{wall_clock, Engine};
 use exchange::{Exchange, ExchangeConfig};
+use latest::Latest;
 use state::{ClientLimits, Shared};
 
 /// Why `serve` or `record` could not start or go on.
@@ -109,6 +113,39 @@ fn exchange_config(args: &ExchangeArgs) -> Result<Option<ExchangeConfig>, LiveEr
     }))
 }
 
+/// Opens the history at `db` (another network's file, or one that cannot
+/// be written, is an error at start) and starts the thread that keeps it
+/// current.
+fn keep_history(
+    db: &std::path::Path,
+    args: &ServeArgs,
+    shared: &Arc<Shared>,
+) -> Result<(), LiveError> {
+    let config = args.sources.config()?;
+    let store = Store::open(db, config.network()).map_err(|e| LiveError::Config(e.to_string()))?;
+    let blocks = match args.source.blocks() {
+        Some(kind) => Some(config.open_blocks(kind.backend())?),
+        None => None,
+    };
+    let reader = shared.clone();
+    Keeper {
+        store,
+        latest: Box::new(move || {
+            reader.latest.read::<Latest>().map(|l| Estimate {
+                time: i64::from(l.at),
+                price: l.price,
+                confidence: l.confidence,
+                outputs: i64::from(l.outputs),
+            })
+        }),
+        blocks,
+        network: config.network(),
+        every: Duration::from_secs(args.history_every),
+    }
+    .start()
+    .map_err(|e| LiveError::Io("cannot start the history thread".into(), e))
+}
+
 pub(crate) fn serve(args: &ServeArgs) -> Result<(), LiveError> {
     // A host name (localhost:8080) resolves; its first address is used.
     let addr: SocketAddr = std::net::ToSocketAddrs::to_socket_addrs(&args.listen)
@@ -120,11 +157,6 @@ pub(crate) fn serve(args: &ServeArgs) -> Result<(), LiveError> {
                 args.listen
             ))
         })?;
-    if let Some(db) = &args.db {
-        // Checked at start: a typo is an error now, not a 503 later.
-        crate::history::store::Store::open_read_only(db)
-            .map_err(|e| LiveError::Config(e.to_string()))?;
-    }
     let exchange = exchange_config(&args.exchange)?;
     let source = args.sources.config()?.open_live(args.source.backend())?;
     let fill = !args.no_fill;
@@ -166,6 +198,9 @@ pub(crate) fn serve(args: &ServeArgs) -> Result<(), LiveError> {
         exchange,
         args.db.clone(),
     );
+    if let Some(db) = &args.db {
+        keep_history(db, args, &shared)?;
+    }
     let mut engine = Engine::new(source, shared.clone(), args.capacity)
         .map_err(|e| LiveError::Config(format!("--capacity {}: {e}", args.capacity)))?;
     let span = args.window;
