@@ -244,32 +244,39 @@ fn serves_the_history(db: &Path, stored: &[serde_json::Value]) {
     assert!(eur["error"].as_str().unwrap().contains("only USD"), "{eur}");
 
     // The live estimate in mempool.space's /api/v1/prices shape, once the
-    // replay has given one (its consensus price, 42,951.64).
+    // replay has ended at its consensus price (42,951.636…, the bundled
+    // block's price in the README).
     let start = std::time::Instant::now();
-    let live = loop {
-        let v = get_json(addr, "/api/v1/prices").unwrap();
-        if v["USD"].is_number() || start.elapsed().as_secs() > 20 {
+    let final_estimate = loop {
+        let v = get_json(addr, "/api/v1/price").unwrap();
+        if v["price"] == 42_951.636_457_349_03 || start.elapsed().as_secs() > 20 {
             break v;
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     };
+    assert_eq!(final_estimate["price"], 42_951.636_457_349_03);
+    let live = get_json(addr, "/api/v1/prices").unwrap();
     assert_eq!(live["USD"], 42_952, "{live}");
-    assert!(live["time"].is_number());
+    assert_eq!(live["time"], final_estimate["at"]);
 
     // The live estimate is stored every --history-every seconds, once per
     // estimate: the replay's last one, at the recording's time.
     let start = std::time::Instant::now();
     let stored_estimates = loop {
         let v = get_json(addr, "/api/v1/history?resolution=estimate").unwrap();
-        if !v["estimates"].as_array().unwrap().is_empty() || start.elapsed().as_secs() > 20 {
+        let rows = v["estimates"].as_array().unwrap();
+        if rows.last().is_some_and(|r| r["time"] == live["time"]) || start.elapsed().as_secs() > 20
+        {
             break v;
         }
         std::thread::sleep(std::time::Duration::from_millis(200));
     };
+    // The keeper may have stored an earlier estimate of the replay
+    // first; the last one stored is the final.
     let rows = stored_estimates["estimates"].as_array().unwrap();
-    assert_eq!(rows.len(), 1, "{stored_estimates}");
-    assert_eq!(rows[0]["time"], live["time"]);
-    assert_eq!(rows[0]["price"], 42_951.636_457_349_03);
+    let last = rows.last().unwrap();
+    assert_eq!(last["time"], live["time"], "{stored_estimates}");
+    assert_eq!(last["price"], 42_951.636_457_349_03);
     drop(server);
 
     // Without --db there is no history, and the answer says how to get one.
@@ -364,4 +371,147 @@ fn serve_with_a_db_stores_the_days_that_ended_from_its_node() {
 /// `YYYY-MM-DD` of a Unix time.
 fn utc_date(t: u32) -> String {
     fiatline_adapters::UtcDate::of_unix(i64::from(t)).to_string()
+}
+
+/// Ten days from 2024-01-01, four light blocks a day, and seven more to
+/// bury the last under 6.
+fn ten_days() -> Chain {
+    let jan_1 = 1_704_067_200;
+    let times: Vec<u32> = (0..47).map(|i| jan_1 + i * 6 * 3600).collect();
+    Chain::generate_with(850_000, times, |_| 1_000)
+}
+
+/// Every stored day of a backfill of `node`'s ten days into a new file.
+fn fresh_backfill(node: &Node, dir: &Path) -> Vec<serde_json::Value> {
+    let db = dir.join("fresh.sqlite");
+    ok(node.run(
+        "backfill",
+        &[
+            "--db",
+            db.to_str().unwrap(),
+            "--from",
+            "2024-01-01",
+            "--to",
+            "2024-01-10",
+        ],
+    ));
+    history(&db)
+}
+
+#[test]
+fn a_killed_backfill_started_again_ends_with_the_same_rows() {
+    let node = Node {
+        rpc: RpcServer::start(ten_days(), "alice", "pw"),
+    };
+    let dir = fiatline_testkit::tempdir("history-kill");
+    let expected = fresh_backfill(&node, dir.path());
+    assert_eq!(expected.len(), 10);
+
+    let db = dir.path().join("killed.sqlite");
+    let db_arg = db.to_str().unwrap();
+    let url = node.rpc.url();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fiatline"))
+        .args([
+            "backfill",
+            "--db",
+            db_arg,
+            "--from",
+            "2024-01-01",
+            "--to",
+            "2024-01-10",
+        ])
+        .args([
+            "--jobs",
+            "1",
+            "--rpc-url",
+            &url,
+            "--rpc-user",
+            "alice",
+            "--rpc-password",
+            "pw",
+        ])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // SIGKILL as soon as a first day is in: mid-run, mid-write perhaps.
+    let start = std::time::Instant::now();
+    let at_kill = loop {
+        let out = fiatline(&["history", "--db", db_arg, "--json"]);
+        let n = if out.status.success() {
+            json_lines(&out).len()
+        } else {
+            0
+        };
+        if n > 0 || start.elapsed().as_secs() > 30 {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            break n;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(
+        (1..10).contains(&at_kill),
+        "killed with {at_kill} of 10 days stored"
+    );
+    let after_kill = history(&db);
+    assert!(after_kill.len() < 10 && after_kill.len() >= at_kill);
+
+    let again = ok(node.run(
+        "backfill",
+        &["--db", db_arg, "--from", "2024-01-01", "--to", "2024-01-10"],
+    ));
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        err.contains(&format!("{} already stored", after_kill.len())),
+        "{err}"
+    );
+    assert_eq!(
+        history(&db),
+        expected,
+        "no gap, no duplicate, the same rows"
+    );
+}
+
+#[test]
+fn a_full_disk_stops_the_backfill_with_a_clear_error_and_keeps_what_was_stored() {
+    let node = Node {
+        rpc: RpcServer::start(ten_days(), "alice", "pw"),
+    };
+    let dir = fiatline_testkit::tempdir("history-full");
+    let expected = fresh_backfill(&node, dir.path());
+
+    let db = dir.path().join("full.sqlite");
+    let db_arg = db.to_str().unwrap();
+    let url = node.rpc.url();
+    // Files may not grow past 64 KiB (ulimit -f counts 512-byte blocks in
+    // sh), as on a full disk: a write fails with EFBIG, not a signal.
+    let script = format!(
+        "trap '' XFSZ; ulimit -f 128; exec \"$0\" backfill --db {db_arg} --from 2024-01-01 --to 2024-01-10 \
+         --jobs 1 --rpc-url {url} --rpc-user alice --rpc-password pw"
+    );
+    let out = Command::new("sh")
+        .args(["-c", &script, env!("CARGO_BIN_EXE_fiatline")])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let last = err.lines().last().unwrap();
+    assert!(
+        last.starts_with("error: history database") && last.contains("full.sqlite"),
+        "{err}"
+    );
+    let kept = history(&db);
+    assert!(
+        !kept.is_empty() && kept.len() < 10,
+        "{} days kept",
+        kept.len()
+    );
+    assert_eq!(kept[..], expected[..kept.len()], "what was stored is whole");
+
+    // With room again, the run resumes and ends where a fresh one does.
+    ok(node.run(
+        "backfill",
+        &["--db", db_arg, "--from", "2024-01-01", "--to", "2024-01-10"],
+    ));
+    assert_eq!(history(&db), expected);
 }

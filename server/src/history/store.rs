@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use fiatline_adapters::report::Report;
 use fiatline_adapters::Network;
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension};
 
 /// The schema this build writes; each step below brings a file one
 /// version forward.
@@ -54,7 +54,20 @@ pub(crate) enum StoreError {
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Sqlite(p, e) => write!(f, "history database {}: {e}", p.display()),
+            Self::Sqlite(p, e) => {
+                write!(f, "history database {}: {e}", p.display())?;
+                // SQLite's words for a full disk or a file it may not
+                // write say little; say what to look at.
+                match e.sqlite_error_code() {
+                    Some(ErrorCode::DiskFull | ErrorCode::SystemIoFailure) => f.write_str(
+                        " (is the disk full? the days stored so far are kept; run again when there is room)",
+                    ),
+                    Some(ErrorCode::ReadOnly | ErrorCode::CannotOpen) => f.write_str(
+                        " (can this user write the file and its folder? SQLite adds -wal and -shm files beside it)",
+                    ),
+                    _ => Ok(()),
+                }
+            }
             Self::TooNew { path, version } => write!(
                 f,
                 "history database {}: schema version {version} is newer than this fiatline's {}",
