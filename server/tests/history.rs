@@ -443,12 +443,12 @@ fn a_killed_backfill_started_again_ends_with_the_same_rows() {
             0
         };
         if n > 0 || start.elapsed().as_secs() > 30 {
-            child.kill().unwrap();
-            child.wait().unwrap();
             break n;
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     };
+    child.kill().unwrap();
+    child.wait().unwrap();
     assert!(
         (1..10).contains(&at_kill),
         "killed with {at_kill} of 10 days stored"
