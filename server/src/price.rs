@@ -151,7 +151,7 @@ pub(crate) fn run(args: &PriceArgs) -> Result<(), PriceError> {
         fetchers: args.fetchers,
         retries: args.retries,
     };
-    let results = run_all(&*source, &selections, runs, mode, &progress, &|_, _| {});
+    let results = run_all(&*source, &selections, runs, mode, &progress, &|_, _| true);
     progress.finish();
 
     let mut reports = Vec::new();
@@ -288,8 +288,9 @@ pub(crate) struct Runs {
 
 /// What to do with each run's result as soon as it is in (its index, the
 /// result): the history stores each day then, so a killed backfill keeps
-/// the days it finished.
-pub(crate) type OnDone<'a> = &'a (dyn Fn(usize, &Result<Outcome, PriceError>) + Sync);
+/// the days it finished. `false` stops the runs not started yet (a history
+/// file that cannot be written).
+pub(crate) type OnDone<'a> = &'a (dyn Fn(usize, &Result<Outcome, PriceError>) -> bool + Sync);
 
 /// Prices every selection, `runs.jobs` at a time, results in order.
 pub(crate) fn run_all(
@@ -301,8 +302,8 @@ pub(crate) fn run_all(
     on_done: OnDone<'_>,
 ) -> Vec<Result<Outcome, PriceError>> {
     let next = std::sync::atomic::AtomicUsize::new(0);
-    // Once the source fails, the runs left are not tried: one error, not
-    // the same one for every date of a range.
+    // Once the source fails (or `on_done` says stop), the runs left are
+    // not tried: one error, not the same one for every date of a range.
     let source_failed = std::sync::atomic::AtomicBool::new(false);
     let results: Vec<std::sync::Mutex<Option<Result<Outcome, PriceError>>>> = selections
         .iter()
@@ -327,7 +328,9 @@ pub(crate) fn run_all(
                 }
                 let result =
                     price_selection(source, *selection, mode, runs.fetchers, retry, progress);
-                on_done(i, &result);
+                if !on_done(i, &result) {
+                    source_failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
                 if matches!(
                     &result,
                     Err(PriceError::Source(_) | PriceError::Select(SelectError::Source(_)))

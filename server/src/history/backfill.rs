@@ -53,7 +53,8 @@ pub(crate) fn run(args: &BackfillArgs) -> Result<(), HistoryError> {
         .open_blocks(args.source.backend())
         .map_err(PriceError::from)?;
     let store = Mutex::new(store);
-    // The first write that fails stops the run; its error is kept.
+    // The first write that fails stops the run (days being priced end,
+    // no new one starts); its error is kept.
     let write_error: Mutex<Option<StoreError>> = Mutex::new(None);
     let progress = Progress::new();
     let runs = Runs {
@@ -71,7 +72,7 @@ pub(crate) fn run(args: &BackfillArgs) -> Result<(), HistoryError> {
         &|i, result| {
             let (Ok(outcome), Some((Some(date), Selection::Date(day)))) = (result, todo.get(i))
             else {
-                return;
+                return true;
             };
             let report = Report::new(Some(date.clone()), outcome).on_network(network);
             let put = store.lock().map_err(|_| ()).and_then(|mut s| {
@@ -85,6 +86,7 @@ pub(crate) fn run(args: &BackfillArgs) -> Result<(), HistoryError> {
                 let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
                 progress.note(&format!("{n}/{} days", todo.len()));
             }
+            put.is_ok()
         },
     );
     progress.finish();

@@ -112,26 +112,35 @@ impl Keeper {
             &Progress::hidden(),
             &|i, result| {
                 let Some((Some(date), Selection::Date(d))) = todo.get(i) else {
-                    return;
+                    return true;
                 };
                 match result {
                     Ok(outcome) => {
                         let report = Report::new(Some(date.clone()), outcome).on_network(network);
-                        let Ok(mut store) = store.lock() else { return };
+                        let Ok(mut store) = store.lock() else {
+                            return false;
+                        };
                         match store.put(date, d.midnight(), &report) {
-                            Ok(()) => tracing::info!(
-                                price = report.price,
-                                "history: stored {date}: ${:.0}",
-                                report.headline()
-                            ),
+                            Ok(()) => {
+                                tracing::info!(
+                                    price = report.price,
+                                    "history: stored {date}: ${:.0}",
+                                    report.headline()
+                                );
+                                true
+                            }
                             Err(e) => {
                                 failed.store(true, Ordering::Relaxed);
                                 tracing::error!("history: {date}: {e}");
+                                false
                             }
                         }
                     }
                     // Not buried yet, or the node away: tried next round.
-                    Err(e) => tracing::debug!("history: {date} not priced yet: {e}"),
+                    Err(e) => {
+                        tracing::debug!("history: {date} not priced yet: {e}");
+                        true
+                    }
                 }
             },
         );
