@@ -85,6 +85,15 @@ pub(crate) struct BackfillArgs {
     /// Attempts per request when the source fails for a moment.
     #[arg(long, default_value_t = 5, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
     pub(crate) retries: u32,
+    /// A mempool.space-compatible server whose price of each day (at noon
+    /// UTC) is stored beside the on-chain one, e.g. https://mempool.space.
+    #[arg(
+        long,
+        env = "FIATLINE_EXCHANGE_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub(crate) exchange_url: Option<String>,
 }
 
 /// Arguments of `fiatline history`.
@@ -102,7 +111,7 @@ pub(crate) struct HistoryArgs {
     /// One JSON object per day: the report `price --date D --json` prints.
     #[arg(long, conflicts_with = "csv")]
     pub(crate) json: bool,
-    /// CSV: date,time,price,refined,confidence.
+    /// CSV: date,time,price,refined,confidence,exchange.
     #[arg(long)]
     pub(crate) csv: bool,
 }

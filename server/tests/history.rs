@@ -6,6 +6,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use fiatline_testkit::esplora::EsploraServer;
 use fiatline_testkit::rpc::RpcServer;
 use fiatline_testkit::Chain;
 
@@ -152,15 +153,40 @@ fn a_backfill_stores_what_price_gives_for_every_day_and_resumes() {
     assert!(String::from_utf8_lossy(&third.stderr).contains("3 already stored, 0 to price"));
     assert_eq!(history(&db), stored);
 
+    // An exchange's price of each day, stored apart: once, then not asked again.
+    let prices = EsploraServer::start(Chain::generate_light(1, vec![1], 1));
+    prices.set_historical(
+        200,
+        r#"{"prices":[{"time":1704067200,"USD":42000}],"exchangeRates":{"USDEUR":0.92}}"#,
+    );
+    let range = ["--db", db_arg, "--from", "2024-01-01", "--to", "2024-01-03"];
+    let with_exchange = |url: &str| {
+        let mut args = range.to_vec();
+        args.extend_from_slice(&["--exchange-url", url]);
+        ok(node.run("backfill", &args))
+    };
+    let fetched = with_exchange(&prices.url());
+    let err = String::from_utf8_lossy(&fetched.stderr);
+    assert!(
+        err.contains("exchange prices from http://127.0.0.1:"),
+        "{err}"
+    );
+    assert!(err.contains(": 3 stored, 0 failed"), "{err}");
+    let again = with_exchange(&prices.url());
+    assert!(!String::from_utf8_lossy(&again.stderr).contains("exchange prices"));
+    // The on-chain rows are untouched by it.
+    assert_eq!(history(&db), stored);
+
     // CSV and text read the same rows.
     let csv = ok(fiatline(&["history", "--db", db_arg, "--csv"]));
     let csv = String::from_utf8_lossy(&csv.stdout);
     let lines: Vec<&str> = csv.lines().collect();
-    assert_eq!(lines[0], "date,time,price,refined,confidence");
+    assert_eq!(lines[0], "date,time,price,refined,confidence,exchange");
     assert_eq!(lines.len(), 4);
     let price: f64 = lines[2].split(',').nth(2).unwrap().parse().unwrap();
     assert_eq!(price, stored[1]["price"].as_f64().unwrap());
     assert!(lines[2].starts_with("2024-01-02,1704153600,"));
+    assert!(lines[2].ends_with(",42000"), "{}", lines[2]);
 
     // The file is mainnet's: another network is refused, with the reason.
     let other = node.run(
@@ -213,6 +239,7 @@ fn serves_the_history(db: &Path, stored: &[serde_json::Value]) {
     assert_eq!(days[0]["time"], 1_704_153_600);
     assert_eq!(days[0]["price"], stored[1]["price"]);
     assert_eq!(days[1]["refined"], stored[2]["refined"]);
+    assert_eq!(days[1]["exchange"], 42_000.0);
     let csv = get(addr, "/api/v1/history?format=csv").unwrap();
     assert_eq!(csv.lines().count(), 4, "{csv}");
     let bad = get_json(addr, "/api/v1/history?from=yesterday").unwrap();

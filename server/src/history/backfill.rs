@@ -5,9 +5,12 @@
 //! none twice.
 
 use std::sync::Mutex;
+use std::time::Duration;
 
+use fiatline_adapters::exchange::ExchangeClient;
+use fiatline_adapters::redact::redacted;
 use fiatline_adapters::report::Report;
-use fiatline_adapters::{parse_dates_between, Selection, UtcDate};
+use fiatline_adapters::{parse_dates_between, Retry, Selection, UtcDate};
 
 use super::store::{Store, StoreError};
 use super::{today, HistoryError};
@@ -46,7 +49,7 @@ pub(crate) fn run(args: &BackfillArgs) -> Result<(), HistoryError> {
         args.db.display()
     );
     if todo.is_empty() {
-        return Ok(());
+        return exchange_prices(&store, args, &first, &to);
     }
 
     let source = config
@@ -113,6 +116,10 @@ pub(crate) fn run(args: &BackfillArgs) -> Result<(), HistoryError> {
             String::new()
         }
     );
+    let store = store.into_inner().map_err(|_| {
+        HistoryError::Usage("the history database was left in use by a failed thread".into())
+    })?;
+    exchange_prices(&store, args, &first, &to)?;
     match first_error {
         None => Ok(()),
         Some(e) if todo.len() == 1 => Err(e.into()),
@@ -123,4 +130,44 @@ pub(crate) fn run(args: &BackfillArgs) -> Result<(), HistoryError> {
         }
         .into()),
     }
+}
+
+/// With `--exchange-url`: fetches the exchange's price of every stored day
+/// of the range that has none yet (noon UTC, as `price --compare` asks),
+/// and stores it apart from the on-chain rows. A day the feed has no price
+/// for is reported and tried again on the next run.
+fn exchange_prices(
+    store: &Store,
+    args: &BackfillArgs,
+    from: &str,
+    to: &str,
+) -> Result<(), HistoryError> {
+    let Some(url) = &args.exchange_url else {
+        return Ok(());
+    };
+    let client = ExchangeClient::new(url, Duration::from_secs(20));
+    let retry = Retry {
+        attempts: args.retries,
+        ..Retry::default()
+    };
+    let shown = redacted(url);
+    let days = store.days_without_exchange(from, to)?;
+    let (mut stored, mut failed) = (0, 0);
+    for (date, midnight) in &days {
+        let noon = u32::try_from(midnight + 43_200).unwrap_or(u32::MAX);
+        match retry.run(|| client.historical(noon)) {
+            Ok(quote) => {
+                store.put_exchange(date, i64::from(quote.time), quote.usd, &shown)?;
+                stored += 1;
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("error: {date}: no exchange price: {e}");
+            }
+        }
+    }
+    if !days.is_empty() {
+        eprintln!("backfill: exchange prices from {shown}: {stored} stored, {failed} failed");
+    }
+    Ok(())
 }

@@ -1,5 +1,6 @@
 //! `fiatline history`: the stored days of a range, as text, JSON lines
-//! (each the report `price --date --json` prints) or CSV.
+//! (each the report `price --date --json` prints) or CSV (with the
+//! exchange's price where one was stored).
 
 use std::fmt::Write as _;
 
@@ -44,16 +45,17 @@ pub(crate) fn run(args: &HistoryArgs) -> Result<(), HistoryError> {
     Ok(())
 }
 
-/// The days as CSV: `date,time,price,refined,confidence`.
+/// The days as CSV: `date,time,price,refined,confidence,exchange`.
 pub(crate) fn csv(days: &[Day]) -> String {
-    let mut out = String::from("date,time,price,refined,confidence\n");
+    let mut out = String::from("date,time,price,refined,confidence,exchange\n");
     for d in days {
         let refined = d.refined.map(|r| r.to_string()).unwrap_or_default();
         let confidence = d.report["confidence"].as_f64().unwrap_or(f64::NAN);
+        let exchange = d.exchange.map(|x| x.to_string()).unwrap_or_default();
         // Writing to a String cannot fail.
         let _ = writeln!(
             out,
-            "{},{},{},{refined},{confidence}",
+            "{},{},{},{refined},{confidence},{exchange}",
             d.date, d.time, d.price
         );
     }

@@ -35,6 +35,13 @@ const MIGRATIONS: &[&str] = &[
          confidence REAL NOT NULL,
          outputs INTEGER NOT NULL
      ) STRICT;",
+    // 3: an exchange's price of each day, kept apart from on-chain data.
+    "CREATE TABLE exchange (
+         date TEXT PRIMARY KEY,
+         time INTEGER NOT NULL,
+         price REAL NOT NULL,
+         source TEXT NOT NULL
+     ) STRICT;",
 ];
 
 /// Why the history file could not be used.
@@ -107,6 +114,9 @@ pub(crate) struct Day {
     pub(crate) price: f64,
     /// The hourly refinement's price, where it was computed.
     pub(crate) refined: Option<f64>,
+    /// An exchange's price of the day, where `backfill --exchange-url`
+    /// fetched one.
+    pub(crate) exchange: Option<f64>,
     /// The report `fiatline price --date D --json` prints for it.
     pub(crate) report: serde_json::Value,
 }
@@ -313,18 +323,26 @@ impl Store {
         let mut q = self
             .conn
             .prepare_cached(
-                "SELECT date, time, price, refined, report FROM days
-                 WHERE date BETWEEN ?1 AND ?2 ORDER BY date",
+                "SELECT d.date, d.time, d.price, d.refined, x.price, d.report
+                 FROM days d LEFT JOIN exchange x ON x.date = d.date
+                 WHERE d.date BETWEEN ?1 AND ?2 ORDER BY d.date",
             )
             .map_err(|e| self.err(e))?;
-        let rows: Vec<(String, i64, f64, Option<f64>, String)> = q
+        let rows: Vec<(String, i64, f64, Option<f64>, Option<f64>, String)> = q
             .query_map([from, to], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
             })
             .and_then(Iterator::collect)
             .map_err(|e| self.err(e))?;
         rows.into_iter()
-            .map(|(date, time, price, refined, report)| {
+            .map(|(date, time, price, refined, exchange, report)| {
                 let report = serde_json::from_str(&report)
                     .map_err(|e| StoreError::Report(self.path.clone(), e))?;
                 Ok(Day {
@@ -332,10 +350,54 @@ impl Store {
                     time,
                     price,
                     refined,
+                    exchange,
                     report,
                 })
             })
             .collect()
+    }
+
+    /// The stored days between `from` and `to` that have no exchange price.
+    ///
+    /// # Errors
+    /// Returns SQLite's error.
+    pub(crate) fn days_without_exchange(
+        &self,
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let mut q = self
+            .conn
+            .prepare_cached(
+                "SELECT d.date, d.time FROM days d LEFT JOIN exchange x ON x.date = d.date
+                 WHERE d.date BETWEEN ?1 AND ?2 AND x.date IS NULL ORDER BY d.date",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = q
+            .query_map([from, to], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(Iterator::collect);
+        rows.map_err(|e| self.err(e))
+    }
+
+    /// Stores an exchange's price of `date` (as the feed dated it), from
+    /// `source` (shown without credentials).
+    ///
+    /// # Errors
+    /// Returns SQLite's error; nothing stored before is lost.
+    pub(crate) fn put_exchange(
+        &self,
+        date: &str,
+        time: i64,
+        price: f64,
+        source: &str,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO exchange (date, time, price, source) VALUES (?1, ?2, ?3, ?4)",
+                params![date, time, price, source],
+            )
+            .map(drop)
+            .map_err(|e| self.err(e))
     }
 
     /// The last date stored, if any.

@@ -55,7 +55,7 @@ fn headline(d: &Day) -> f64 {
 
 /// `GET /api/v1/history?from=DATE&to=DATE[&resolution=day|estimate][&format=csv]`:
 /// the stored days as JSON (`{"days": [{"date", "time", "price", "refined",
-/// "confidence"}]}`), or the live estimates `serve --db` stored; CSV with
+/// "confidence", "exchange"}]}`), or the live estimates `serve --db` stored; CSV with
 /// `format=csv` or `Accept: text/csv`.
 pub(crate) async fn history(
     State(s): State<Arc<Shared>>,
@@ -108,7 +108,7 @@ pub(crate) async fn history(
         .map(|d| {
             json!({
                 "date": d.date, "time": d.time, "price": d.price, "refined": d.refined,
-                "confidence": d.report["confidence"],
+                "confidence": d.report["confidence"], "exchange": d.exchange,
             })
         })
         .collect();
