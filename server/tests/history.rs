@@ -153,29 +153,7 @@ fn a_backfill_stores_what_price_gives_for_every_day_and_resumes() {
     assert!(String::from_utf8_lossy(&third.stderr).contains("3 already stored, 0 to price"));
     assert_eq!(history(&db), stored);
 
-    // An exchange's price of each day, stored apart: once, then not asked again.
-    let prices = EsploraServer::start(Chain::generate_light(1, vec![1], 1));
-    prices.set_historical(
-        200,
-        r#"{"prices":[{"time":1704067200,"USD":42000}],"exchangeRates":{"USDEUR":0.92}}"#,
-    );
-    let range = ["--db", db_arg, "--from", "2024-01-01", "--to", "2024-01-03"];
-    let with_exchange = |url: &str| {
-        let mut args = range.to_vec();
-        args.extend_from_slice(&["--exchange-url", url]);
-        ok(node.run("backfill", &args))
-    };
-    let fetched = with_exchange(&prices.url());
-    let err = String::from_utf8_lossy(&fetched.stderr);
-    assert!(
-        err.contains("exchange prices from http://127.0.0.1:"),
-        "{err}"
-    );
-    assert!(err.contains(": 3 stored, 0 failed"), "{err}");
-    let again = with_exchange(&prices.url());
-    assert!(!String::from_utf8_lossy(&again.stderr).contains("exchange prices"));
-    // The on-chain rows are untouched by it.
-    assert_eq!(history(&db), stored);
+    stores_exchange_prices(&node, &db, &stored);
 
     // CSV and text read the same rows.
     let csv = ok(fiatline(&["history", "--db", db_arg, "--csv"]));
@@ -198,6 +176,34 @@ fn a_backfill_stores_what_price_gives_for_every_day_and_resumes() {
     assert!(err.contains("holds main prices"), "{err}");
 
     serves_the_history(&db, &stored);
+}
+
+/// `backfill --exchange-url` stores an exchange's price of each day apart
+/// from the on-chain rows: once, then not asked again.
+fn stores_exchange_prices(node: &Node, db: &Path, stored: &[serde_json::Value]) {
+    let db_arg = db.to_str().unwrap();
+    let prices = EsploraServer::start(Chain::generate_light(1, vec![1], 1));
+    prices.set_historical(
+        200,
+        r#"{"prices":[{"time":1704067200,"USD":42000}],"exchangeRates":{"USDEUR":0.92}}"#,
+    );
+    let range = ["--db", db_arg, "--from", "2024-01-01", "--to", "2024-01-03"];
+    let with_exchange = |url: &str| {
+        let mut args = range.to_vec();
+        args.extend_from_slice(&["--exchange-url", url]);
+        ok(node.run("backfill", &args))
+    };
+    let fetched = with_exchange(&prices.url());
+    let err = String::from_utf8_lossy(&fetched.stderr);
+    assert!(
+        err.contains("exchange prices from http://127.0.0.1:"),
+        "{err}"
+    );
+    assert!(err.contains(": 3 stored, 0 failed"), "{err}");
+    let again = with_exchange(&prices.url());
+    assert!(!String::from_utf8_lossy(&again.stderr).contains("exchange prices"));
+    // The on-chain rows are untouched by it.
+    assert_eq!(history(db), stored);
 }
 
 /// `serve --db` answers fiatline's and mempool.space's history endpoints

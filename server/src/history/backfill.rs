@@ -14,6 +14,8 @@ use fiatline_adapters::{parse_dates_between, Retry, Selection, UtcDate};
 
 use super::store::{Store, StoreError};
 use super::{today, HistoryError};
+use fiatline_adapters::consensus::Outcome;
+
 use crate::price::{self, Mode, PriceError, Runs};
 use crate::progress::Progress;
 use crate::{BackfillArgs, RefinementArg};
@@ -96,6 +98,18 @@ pub(crate) fn run(args: &BackfillArgs) -> Result<(), HistoryError> {
     if let Some(e) = write_error.into_inner().ok().flatten() {
         return Err(e.into());
     }
+    let store = store.into_inner().map_err(|_| {
+        HistoryError::Usage("the history database was left in use by a failed thread".into())
+    })?;
+    exchange_prices(&store, args, &first, &to)?;
+    summarise(&todo, results)
+}
+
+/// Reports the days without a price; the run's error if there were some.
+fn summarise(
+    todo: &[(Option<String>, Selection)],
+    results: Vec<Result<Outcome, PriceError>>,
+) -> Result<(), HistoryError> {
     let mut failed = 0;
     let mut first_error = None;
     for ((label, _), result) in todo.iter().zip(results) {
@@ -116,10 +130,6 @@ pub(crate) fn run(args: &BackfillArgs) -> Result<(), HistoryError> {
             String::new()
         }
     );
-    let store = store.into_inner().map_err(|_| {
-        HistoryError::Usage("the history database was left in use by a failed thread".into())
-    })?;
-    exchange_prices(&store, args, &first, &to)?;
     match first_error {
         None => Ok(()),
         Some(e) if todo.len() == 1 => Err(e.into()),

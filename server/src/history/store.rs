@@ -328,31 +328,26 @@ impl Store {
                  WHERE d.date BETWEEN ?1 AND ?2 ORDER BY d.date",
             )
             .map_err(|e| self.err(e))?;
-        let rows: Vec<(String, i64, f64, Option<f64>, Option<f64>, String)> = q
+        // The report is read back after the query, where its error has a type.
+        let rows: Vec<(Day, String)> = q
             .query_map([from, to], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                ))
+                let day = Day {
+                    date: r.get(0)?,
+                    time: r.get(1)?,
+                    price: r.get(2)?,
+                    refined: r.get(3)?,
+                    exchange: r.get(4)?,
+                    report: serde_json::Value::Null,
+                };
+                Ok((day, r.get(5)?))
             })
             .and_then(Iterator::collect)
             .map_err(|e| self.err(e))?;
         rows.into_iter()
-            .map(|(date, time, price, refined, exchange, report)| {
+            .map(|(day, report)| {
                 let report = serde_json::from_str(&report)
                     .map_err(|e| StoreError::Report(self.path.clone(), e))?;
-                Ok(Day {
-                    date,
-                    time,
-                    price,
-                    refined,
-                    exchange,
-                    report,
-                })
+                Ok(Day { report, ..day })
             })
             .collect()
     }
