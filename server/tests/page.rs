@@ -50,12 +50,22 @@ fn can_run() -> bool {
 /// Opens the page served at `addr` in chromium; what it saw, and the
 /// screenshot's path.
 fn browse(addr: &str, name: &str, extra: &[&str]) -> (serde_json::Value, std::path::PathBuf) {
+    browse_with("check-page.mjs", addr, name, extra)
+}
+
+/// As [`browse`], with another script of `tools/browser`.
+fn browse_with(
+    script: &str,
+    addr: &str,
+    name: &str,
+    extra: &[&str],
+) -> (serde_json::Value, std::path::PathBuf) {
     let root = root();
     let artifacts = root.join("target/artifacts");
     std::fs::create_dir_all(&artifacts).unwrap();
     let shot = artifacts.join(name);
     let out = Command::new("node")
-        .arg(root.join("tools/browser/check-page.mjs"))
+        .arg(root.join("tools/browser").join(script))
         .arg(format!("http://{addr}/"))
         .arg(&shot)
         .arg("30000")
@@ -160,4 +170,121 @@ fn the_page_warns_when_the_exchange_price_differs() {
         assert!(start.elapsed().as_secs() < 120, "{seen}");
         std::thread::sleep(std::time::Duration::from_secs(2));
     }
+}
+
+#[test]
+fn the_history_view_draws_every_day_and_shades_those_that_differ() {
+    if !can_run() {
+        return;
+    }
+    // Ten days from 2024-01-01, four light blocks a day, seven more after.
+    let jan_1 = 1_704_067_200;
+    let times: Vec<u32> = (0..47).map(|i| jan_1 + i * 6 * 3600).collect();
+    let node = fiatline_testkit::rpc::RpcServer::start(
+        Chain::generate_with(850_000, times, |_| 1_000),
+        "u",
+        "p",
+    );
+    let prices = EsploraServer::start(Chain::generate_light(1, vec![1], 1));
+    prices.set_historical(
+        200,
+        r#"{"prices":[{"time":1704067200,"USD":42000}],"exchangeRates":{}}"#,
+    );
+    let dir = fiatline_testkit::tempdir("page-history");
+    let db = dir.path().join("history.sqlite");
+    let bin = Path::new(env!("CARGO_BIN_EXE_fiatline"));
+    let backfill = |to: &str| {
+        let out = Command::new(bin)
+            .args([
+                "backfill",
+                "--db",
+                db.to_str().unwrap(),
+                "--from",
+                "2024-01-01",
+                "--to",
+                to,
+            ])
+            .args([
+                "--rpc-url",
+                &node.url(),
+                "--rpc-user",
+                "u",
+                "--rpc-password",
+                "p",
+            ])
+            .args(["--exchange-url", &prices.url()])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    // The first five days against an exchange at $42,000 (over 2% below
+    // the on-chain ~$43,049), the next five at $43,000 (within 2%).
+    backfill("2024-01-05");
+    prices.set_historical(
+        200,
+        r#"{"prices":[{"time":1704499200,"USD":43000}],"exchangeRates":{}}"#,
+    );
+    backfill("2024-01-10");
+
+    let replay = root().join("samples/replay-702861.jsonl.gz");
+    let server = Serve::start(
+        bin,
+        &[
+            "--source",
+            "replay",
+            "--speed",
+            "max",
+            "--replay",
+            replay.to_str().unwrap(),
+        ],
+    );
+    // Without --db the view stays hidden.
+    let no_history = browse(&server.addr, "page-no-history.png", &[]).0;
+    assert_eq!(no_history["historyShown"], false, "{no_history}");
+    drop(server);
+    let server = Serve::start(
+        bin,
+        &[
+            "--source",
+            "replay",
+            "--speed",
+            "max",
+            "--replay",
+            replay.to_str().unwrap(),
+            "--db",
+            db.to_str().unwrap(),
+        ],
+    );
+    // What the page should shade, from the API: the headline (refined)
+    // price more than 2% from the exchange's.
+    let api = fiatline_testkit::process::get_json(&server.addr, "/api/v1/history").unwrap();
+    let days = api["days"].as_array().unwrap();
+    assert_eq!(days.len(), 10);
+    let differ = days
+        .iter()
+        .filter(|d| {
+            let on_chain = d["refined"]
+                .as_f64()
+                .unwrap_or(d["price"].as_f64().unwrap());
+            let x = d["exchange"].as_f64().unwrap();
+            ((on_chain - x) / x * 100.0).abs() > 2.0
+        })
+        .count();
+    assert_eq!(differ, 5, "{api}");
+    let (seen, _) = browse_with("check-history.mjs", &server.addr, "page-history.png", &[]);
+    assert_eq!(seen["all"]["days"], 10, "{seen}");
+    assert_eq!(seen["all"]["diverging"], differ, "{seen}");
+    assert_eq!(seen["all"]["threshold"], "2");
+    assert_eq!(seen["week"]["days"], 7, "{seen}");
+    let tooltip = seen["tooltip"].as_str().unwrap_or_default();
+    assert!(
+        tooltip.contains("2024-01-")
+            && tooltip.contains("refined $")
+            && tooltip.contains("exchange $42,000"),
+        "tooltip: {tooltip:?}"
+    );
 }

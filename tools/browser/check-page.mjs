@@ -37,6 +37,7 @@ try {
     status: document.getElementById("status").textContent,
     drawn: Number(document.getElementById("chart").dataset.points),
     exchangeShown: !document.getElementById("xstat").hidden,
+    historyShown: !document.getElementById("history").hidden,
     exchange: document.getElementById("exchange").textContent,
     exchangeNote: document.getElementById("xnote").textContent,
     exchangeWarning: document.getElementById("xwarning").classList.contains("show")

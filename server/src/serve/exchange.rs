@@ -42,6 +42,11 @@ pub(crate) struct Exchange {
 }
 
 impl Exchange {
+    /// The difference, in percent, past which the page warns.
+    pub(crate) fn threshold(&self) -> f64 {
+        self.config.threshold
+    }
+
     /// Starts fetching in a thread of its own.
     pub(crate) fn start(config: ExchangeConfig) -> std::io::Result<Arc<Self>> {
         let exchange = Arc::new(Self {

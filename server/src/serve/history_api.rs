@@ -16,6 +16,7 @@ use serde_json::json;
 use super::http::json_response;
 use super::latest::Latest;
 use super::state::Shared;
+use crate::compare::DEFAULT_THRESHOLD;
 use crate::history::query::csv;
 use crate::history::store::{Day, Store, StoreError};
 
@@ -55,7 +56,7 @@ fn headline(d: &Day) -> f64 {
 
 /// `GET /api/v1/history?from=DATE&to=DATE[&resolution=day|estimate][&format=csv]`:
 /// the stored days as JSON (`{"days": [{"date", "time", "price", "refined",
-/// "confidence", "exchange"}]}`), or the live estimates `serve --db` stored; CSV with
+/// "confidence", "exchange"}], "threshold_percent"}`), or the live estimates `serve --db` stored; CSV with
 /// `format=csv` or `Accept: text/csv`.
 pub(crate) async fn history(
     State(s): State<Arc<Shared>>,
@@ -112,7 +113,12 @@ pub(crate) async fn history(
             })
         })
         .collect();
-    json_response(&json!({ "days": days }))
+    // The page highlights days whose exchange price differs by more.
+    let threshold = s
+        .exchange
+        .as_ref()
+        .map_or(DEFAULT_THRESHOLD, |x| x.threshold());
+    json_response(&json!({ "days": days, "threshold_percent": threshold }))
 }
 
 /// The live estimates stored from 00:00 UTC of `from` to the end of `to`:
