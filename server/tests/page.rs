@@ -177,59 +177,10 @@ fn the_history_view_draws_every_day_and_shades_those_that_differ() {
     if !can_run() {
         return;
     }
-    // Ten days from 2024-01-01, four light blocks a day, seven more after.
-    let jan_1 = 1_704_067_200;
-    let times: Vec<u32> = (0..47).map(|i| jan_1 + i * 6 * 3600).collect();
-    let node = fiatline_testkit::rpc::RpcServer::start(
-        Chain::generate_with(850_000, times, |_| 1_000),
-        "u",
-        "p",
-    );
-    let prices = EsploraServer::start(Chain::generate_light(1, vec![1], 1));
-    prices.set_historical(
-        200,
-        r#"{"prices":[{"time":1704067200,"USD":42000}],"exchangeRates":{}}"#,
-    );
     let dir = fiatline_testkit::tempdir("page-history");
     let db = dir.path().join("history.sqlite");
+    backfill_ten_days(&db);
     let bin = Path::new(env!("CARGO_BIN_EXE_fiatline"));
-    let backfill = |to: &str| {
-        let out = Command::new(bin)
-            .args([
-                "backfill",
-                "--db",
-                db.to_str().unwrap(),
-                "--from",
-                "2024-01-01",
-                "--to",
-                to,
-            ])
-            .args([
-                "--rpc-url",
-                &node.url(),
-                "--rpc-user",
-                "u",
-                "--rpc-password",
-                "p",
-            ])
-            .args(["--exchange-url", &prices.url()])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    // The first five days against an exchange at $42,000 (over 2% below
-    // the on-chain ~$43,049), the next five at $43,000 (within 2%).
-    backfill("2024-01-05");
-    prices.set_historical(
-        200,
-        r#"{"prices":[{"time":1704499200,"USD":43000}],"exchangeRates":{}}"#,
-    );
-    backfill("2024-01-10");
-
     let replay = root().join("samples/replay-702861.jsonl.gz");
     let server = Serve::start(
         bin,
@@ -287,4 +238,57 @@ fn the_history_view_draws_every_day_and_shades_those_that_differ() {
             && tooltip.contains("exchange $42,000"),
         "tooltip: {tooltip:?}"
     );
+}
+
+/// Backfills ten days from 2024-01-01 (four light blocks a day, seven more
+/// after) into `db`, with an exchange price for each: $42,000 for the first
+/// five (over 2% below the on-chain ~$43,049), $43,000 for the next five.
+fn backfill_ten_days(db: &Path) {
+    let jan_1 = 1_704_067_200;
+    let times: Vec<u32> = (0..47).map(|i| jan_1 + i * 6 * 3600).collect();
+    let node = fiatline_testkit::rpc::RpcServer::start(
+        Chain::generate_with(850_000, times, |_| 1_000),
+        "u",
+        "p",
+    );
+    let prices = EsploraServer::start(Chain::generate_light(1, vec![1], 1));
+    prices.set_historical(
+        200,
+        r#"{"prices":[{"time":1704067200,"USD":42000}],"exchangeRates":{}}"#,
+    );
+    let bin = Path::new(env!("CARGO_BIN_EXE_fiatline"));
+    let backfill = |to: &str| {
+        let out = Command::new(bin)
+            .args([
+                "backfill",
+                "--db",
+                db.to_str().unwrap(),
+                "--from",
+                "2024-01-01",
+                "--to",
+                to,
+            ])
+            .args([
+                "--rpc-url",
+                &node.url(),
+                "--rpc-user",
+                "u",
+                "--rpc-password",
+                "p",
+            ])
+            .args(["--exchange-url", &prices.url()])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    backfill("2024-01-05");
+    prices.set_historical(
+        200,
+        r#"{"prices":[{"time":1704499200,"USD":43000}],"exchangeRates":{}}"#,
+    );
+    backfill("2024-01-10");
 }
