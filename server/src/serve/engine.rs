@@ -164,18 +164,16 @@ impl Engine {
                         "{} source failed: {e}; serving the last estimate, retrying in 5 s",
                         self.source.name()
                     );
+                    // What was taken in before the failure is published
+                    // first, then the failure: /health never says failed
+                    // over stale figures.
+                    self.publish(&mut writer);
+                    next_tick = Instant::now() + TICK;
+                    self.record_status();
                     std::thread::sleep(Duration::from_secs(5));
                 }
             }
-            let status = self.source.status();
-            let c = &self.shared.counters;
-            c.connected.store(status.connected, Ordering::Relaxed);
-            c.backlog.store(status.backlog, Ordering::Relaxed);
-            c.gaps.store(status.gaps, Ordering::Relaxed);
-            c.resyncs.store(status.resyncs, Ordering::Relaxed);
-            c.source_retries.store(status.retries, Ordering::Relaxed);
-            c.source_skipped.store(status.skipped, Ordering::Relaxed);
-            c.failed.store(status.failed, Ordering::Relaxed);
+            self.record_status();
             if let Some((at, _, span)) = self.refill {
                 if Instant::now() >= at {
                     self.fill(span);
@@ -186,6 +184,19 @@ impl Engine {
                 next_tick = Instant::now() + TICK;
             }
         }
+    }
+
+    /// Copies the source's status into the counters `/health` reads.
+    fn record_status(&self) {
+        let status = self.source.status();
+        let c = &self.shared.counters;
+        c.connected.store(status.connected, Ordering::Relaxed);
+        c.backlog.store(status.backlog, Ordering::Relaxed);
+        c.gaps.store(status.gaps, Ordering::Relaxed);
+        c.resyncs.store(status.resyncs, Ordering::Relaxed);
+        c.source_retries.store(status.retries, Ordering::Relaxed);
+        c.source_skipped.store(status.skipped, Ordering::Relaxed);
+        c.failed.store(status.failed, Ordering::Relaxed);
     }
 
     fn apply(&mut self, event: LiveEvent) {
