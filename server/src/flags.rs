@@ -201,3 +201,33 @@ fn parse_speed(s: &str) -> Result<ReplaySpeed, SourceError> {
         ))),
     }
 }
+
+/// How the runs of `price` and `backfill` are made: one set of flags for
+/// both.
+#[derive(Debug, Clone, Copy, Args)]
+pub(crate) struct RunFlags {
+    /// Runs (dates) priced at the same time.
+    #[arg(long, default_value_t = 2, value_name = "N",
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=64))]
+    pub(crate) jobs: usize,
+    /// Blocks fetched at the same time for one run.
+    #[arg(long, default_value_t = 4, value_name = "N",
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=64))]
+    pub(crate) fetchers: usize,
+    /// Attempts per request when the source fails in a way that may pass
+    /// (node starting or busy, connection lost, HTTP 429/5xx), with backoff
+    /// from 0.5 s doubling to 4 s.
+    #[arg(long, default_value_t = 5, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub(crate) retries: u32,
+}
+
+impl RunFlags {
+    /// The runs these flags ask for.
+    pub(crate) fn runs(self) -> crate::price::Runs {
+        crate::price::Runs {
+            jobs: self.jobs,
+            fetchers: self.fetchers,
+            retries: self.retries,
+        }
+    }
+}

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use flags::{BlockKind, LiveKind, SourceFlags};
+use flags::{BlockKind, LiveKind, RunFlags, SourceFlags};
 
 mod blockfile;
 mod chart;
@@ -74,17 +74,8 @@ pub(crate) struct BackfillArgs {
     pub(crate) source: BlockKind,
     #[command(flatten)]
     pub(crate) sources: SourceFlags,
-    /// Days priced at once.
-    #[arg(long, default_value_t = 2, value_name = "N",
-          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=64))]
-    pub(crate) jobs: usize,
-    /// Blocks fetched at once per day.
-    #[arg(long, default_value_t = 4, value_name = "N",
-          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=64))]
-    pub(crate) fetchers: usize,
-    /// Attempts per request when the source fails for a moment.
-    #[arg(long, default_value_t = 5, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
-    pub(crate) retries: u32,
+    #[command(flatten)]
+    pub(crate) runs: RunFlags,
     /// A mempool.space-compatible server whose price of each day (at noon
     /// UTC) is stored beside the on-chain one, e.g. https://mempool.space.
     #[arg(
@@ -281,12 +272,8 @@ pub(crate) struct PriceArgs {
     /// calibrated confidence (then `confidence` is that probability).
     #[arg(long, value_enum, default_value_t = RefinementArg::Reference)]
     pub(crate) refinement: RefinementArg,
-    /// Dates priced at the same time.
-    #[arg(long, default_value_t = 2, value_name = "N")]
-    pub(crate) jobs: usize,
-    /// Blocks fetched at the same time for one run.
-    #[arg(long, default_value_t = 4, value_name = "N")]
-    pub(crate) fetchers: usize,
+    #[command(flatten)]
+    pub(crate) runs: RunFlags,
     /// Adds each date's exchange price (mempool.space's historical price at
     /// noon UTC) and the difference in percent.
     #[arg(long, requires = "exchange_url")]
@@ -299,11 +286,6 @@ pub(crate) struct PriceArgs {
         value_name = "URL"
     )]
     pub(crate) exchange_url: Option<String>,
-    /// Attempts per request when the source fails in a way that may pass
-    /// (node starting or busy, connection lost, HTTP 429/5xx), with backoff
-    /// from 0.5 s doubling to 4 s.
-    #[arg(long, default_value_t = 5, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
-    pub(crate) retries: u32,
 }
 
 /// Which blocks to price: exactly one of these.

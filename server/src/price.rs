@@ -146,11 +146,7 @@ pub(crate) fn run(args: &PriceArgs) -> Result<(), PriceError> {
     let selections = selections(args, network)?;
     let source = config.open_blocks(args.source.backend())?;
     let progress = Progress::new();
-    let runs = Runs {
-        jobs: args.jobs,
-        fetchers: args.fetchers,
-        retries: args.retries,
-    };
+    let runs = args.runs.runs();
     let results = run_all(&*source, &selections, runs, mode, &progress, &|_, _| true);
     progress.finish();
 
@@ -205,7 +201,7 @@ fn add_comparisons(reports: &mut [Report], args: &PriceArgs) {
     };
     let client = ExchangeClient::new(url, std::time::Duration::from_secs(20));
     let retry = Retry {
-        attempts: args.retries,
+        attempts: args.runs.retries,
         ..Retry::default()
     };
     for report in reports {

@@ -16,7 +16,7 @@ use super::store::{Store, StoreError};
 use super::{today, HistoryError};
 use fiatline_adapters::consensus::Outcome;
 
-use crate::price::{self, Mode, PriceError, Runs};
+use crate::price::{self, Mode, PriceError};
 use crate::progress::Progress;
 use crate::{BackfillArgs, RefinementArg};
 
@@ -62,11 +62,7 @@ pub(crate) fn run(args: &BackfillArgs) -> Result<(), HistoryError> {
     // no new one starts); its error is kept.
     let write_error: Mutex<Option<StoreError>> = Mutex::new(None);
     let progress = Progress::new();
-    let runs = Runs {
-        jobs: args.jobs,
-        fetchers: args.fetchers,
-        retries: args.retries,
-    };
+    let runs = args.runs.runs();
     let done = std::sync::atomic::AtomicUsize::new(0);
     let results = price::run_all(
         &*source,
@@ -157,7 +153,7 @@ fn exchange_prices(
     };
     let client = ExchangeClient::new(url, Duration::from_secs(20));
     let retry = Retry {
-        attempts: args.retries,
+        attempts: args.runs.retries,
         ..Retry::default()
     };
     let shown = redacted(url);
