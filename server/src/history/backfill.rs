@@ -4,21 +4,21 @@
 //! that was killed, started again, ends with the same rows: none missing,
 //! none twice.
 
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use fiatline_adapters::exchange::ExchangeClient;
 use fiatline_adapters::redact::redacted;
-use fiatline_adapters::report::Report;
-use fiatline_adapters::{parse_dates_between, Retry, Selection, UtcDate};
+use fiatline_adapters::{parse_dates_between, Retry, UtcDate};
 
-use super::store::{Store, StoreError};
+use super::fill::fill;
+use super::store::Store;
 use super::{today, HistoryError};
 use fiatline_adapters::consensus::Outcome;
 
-use crate::price::{self, Mode, PriceError};
+use crate::price::PriceError;
 use crate::progress::Progress;
-use crate::{BackfillArgs, RefinementArg};
+use crate::BackfillArgs;
 
 /// Prices and stores the days of `args` not stored yet.
 ///
@@ -35,13 +35,13 @@ pub(crate) fn run(args: &BackfillArgs) -> Result<(), HistoryError> {
     let to = args.to.clone().unwrap_or_else(|| last.to_string());
     let dates = parse_dates_between(&format!("{}..{to}", args.from), genesis, last)
         .map_err(PriceError::Date)?;
-    let store = Store::open(&args.db, network)?;
+    let mut store = Store::open(&args.db, network)?;
     let first = dates.first().map(ToString::to_string).unwrap_or_default();
     let stored = store.dates(&first, &to)?;
-    let todo: Vec<(Option<String>, Selection)> = dates
+    let todo: Vec<UtcDate> = dates
         .iter()
         .filter(|d| !stored.contains(&d.to_string()))
-        .map(|d| (Some(d.to_string()), Selection::Date(*d)))
+        .copied()
         .collect();
     eprintln!(
         "backfill: {} day(s) from {first} to {to}, {} already stored, {} to price ({})",
@@ -57,62 +57,40 @@ pub(crate) fn run(args: &BackfillArgs) -> Result<(), HistoryError> {
     let source = config
         .open_blocks(args.source.backend())
         .map_err(PriceError::from)?;
-    let store = Mutex::new(store);
-    // The first write that fails stops the run (days being priced end,
-    // no new one starts); its error is kept.
-    let write_error: Mutex<Option<StoreError>> = Mutex::new(None);
     let progress = Progress::new();
-    let runs = args.runs.runs();
-    let done = std::sync::atomic::AtomicUsize::new(0);
-    let results = price::run_all(
+    let done = AtomicUsize::new(0);
+    let filled = fill(
+        &mut store,
         &*source,
         &todo,
-        runs,
-        Mode::of(RefinementArg::Hourly),
+        args.runs.runs(),
+        network,
         &progress,
-        &|i, result| {
-            let (Ok(outcome), Some((Some(date), Selection::Date(day)))) = (result, todo.get(i))
-            else {
-                return true;
-            };
-            let report = Report::new(Some(date.clone()), outcome).on_network(network);
-            let put = store.lock().map_err(|_| ()).and_then(|mut s| {
-                s.put(date, day.midnight(), &report).map_err(|e| {
-                    if let Ok(mut slot) = write_error.lock() {
-                        slot.get_or_insert(e);
-                    }
-                })
-            });
-            if put.is_ok() {
-                let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                progress.note(&format!("{n}/{} days", todo.len()));
-            }
-            put.is_ok()
+        &|_, _| {
+            let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+            progress.note(&format!("{n}/{} days", todo.len()));
         },
     );
     progress.finish();
-    if let Some(e) = write_error.into_inner().ok().flatten() {
+    if let Some(e) = filled.write_error {
         return Err(e.into());
     }
-    let store = store.into_inner().map_err(|_| {
-        HistoryError::Usage("the history database was left in use by a failed thread".into())
-    })?;
     exchange_prices(&store, args, &first, &to)?;
-    summarise(&todo, results)
+    summarise(&todo, filled.results)
 }
 
 /// Reports the days without a price; the run's error if there were some.
 fn summarise(
-    todo: &[(Option<String>, Selection)],
+    todo: &[UtcDate],
     results: Vec<Result<Outcome, PriceError>>,
 ) -> Result<(), HistoryError> {
     let mut failed = 0;
     let mut first_error = None;
-    for ((label, _), result) in todo.iter().zip(results) {
+    for (day, result) in todo.iter().zip(results) {
         if let Err(e) = result {
             failed += 1;
             if !matches!(e, PriceError::NotRun) {
-                eprintln!("error: {}: {e}", label.as_deref().unwrap_or("day"));
+                eprintln!("error: {day}: {e}");
             }
             first_error.get_or_insert(e);
         }

@@ -8,17 +8,15 @@
 //! requires), so a reorganisation shallower than that never reaches a
 //! stored day.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use fiatline_adapters::report::Report;
-use fiatline_adapters::{BlockSource, Network, Selection, UtcDate};
+use fiatline_adapters::{BlockSource, Network, UtcDate};
 
+use super::fill::fill;
 use super::store::{Estimate, Store};
 use super::today;
-use crate::price::{self, Mode, Runs};
+use crate::price::Runs;
 use crate::progress::Progress;
-use crate::RefinementArg;
 
 /// Days before yesterday the keeper fills at most (older ones are
 /// `fiatline backfill`'s work).
@@ -90,7 +88,7 @@ impl Keeper {
         let mut day = last.map_or(yesterday, UtcDate::succ).max(week_ago);
         let mut todo = Vec::new();
         while day <= yesterday {
-            todo.push((Some(day.to_string()), Selection::Date(day)));
+            todo.push(day);
             day = day.succ();
         }
         if todo.is_empty() {
@@ -101,51 +99,29 @@ impl Keeper {
             fetchers: 4,
             retries: 3,
         };
-        let failed = AtomicBool::new(false);
-        let store = std::sync::Mutex::new(&mut self.store);
-        let network = self.network;
-        price::run_all(
+        let filled = fill(
+            &mut self.store,
             &**blocks,
             &todo,
             runs,
-            Mode::of(RefinementArg::Hourly),
+            self.network,
             &Progress::hidden(),
-            &|i, result| {
-                let Some((Some(date), Selection::Date(d))) = todo.get(i) else {
-                    return true;
-                };
-                match result {
-                    Ok(outcome) => {
-                        let report = Report::new(Some(date.clone()), outcome).on_network(network);
-                        let Ok(mut store) = store.lock() else {
-                            return false;
-                        };
-                        match store.put(date, d.midnight(), &report) {
-                            Ok(()) => {
-                                tracing::info!(
-                                    price = report.price,
-                                    "history: stored {date}: ${:.0}",
-                                    report.headline()
-                                );
-                                true
-                            }
-                            Err(e) => {
-                                failed.store(true, Ordering::Relaxed);
-                                tracing::error!("history: {date}: {e}");
-                                false
-                            }
-                        }
-                    }
-                    // Not buried yet, or the node away: tried next round.
-                    Err(e) => {
-                        tracing::debug!("history: {date} not priced yet: {e}");
-                        true
-                    }
-                }
+            &|date, report| {
+                tracing::info!(
+                    price = report.price,
+                    "history: stored {date}: ${:.0}",
+                    report.headline()
+                );
             },
         );
-        if failed.load(Ordering::Relaxed) {
-            tracing::warn!("history: some days could not be stored; tried again next round");
+        for (day, result) in todo.iter().zip(&filled.results) {
+            // Not buried yet, or the node away: tried next round.
+            if let Err(e) = result {
+                tracing::debug!("history: {day} not priced yet: {e}");
+            }
+        }
+        if let Some(e) = filled.write_error {
+            tracing::error!("history: {e}; tried again next round");
         }
     }
 }

@@ -3,6 +3,7 @@
 //! (`keeper`), read by `fiatline history` (`query`) and `serve --db`.
 
 pub(crate) mod backfill;
+pub(crate) mod fill;
 pub(crate) mod keeper;
 pub(crate) mod query;
 pub(crate) mod store;
