@@ -4,14 +4,10 @@
 // Exits 1 if the view does not get there in time.
 //
 // node tools/browser/check-history.mjs http://127.0.0.1:8080/ out.png [timeout-ms]
-import { chromium } from "playwright-core";
+import { launch } from "./launch.mjs";
 
 const [url, screenshot, timeout = "20000"] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launch();
 let result = { ok: false };
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });

@@ -6,14 +6,10 @@
 //
 // With "exchange-warning", it also waits until the page warns that the
 // on-chain and exchange prices differ.
-import { chromium } from "playwright-core";
+import { launch } from "./launch.mjs";
 
 const [url, screenshot, timeout = "20000", expect = ""] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launch();
 let result = { ok: false };
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
