@@ -177,6 +177,47 @@ where
         self.find(&txid.0).is_ok()
     }
 
+    /// Returns the height `txid` was added with (0 while unconfirmed), if
+    /// it is in the window.
+    pub fn height_of(&self, txid: &Txid) -> Option<u32> {
+        let slot = self.find(&txid.0).ok()?;
+        let pos = self.index.as_ref().get(slot)?.checked_sub(1)? as usize;
+        self.ring.as_ref().get(pos).map(|e| e.height)
+    }
+
+    /// Moves the window into new storage, keeping every live transaction
+    /// (in arrival order), the histogram and the counts.
+    ///
+    /// # Errors
+    /// Returns the unchanged window and [`WindowError::Full`] when the new
+    /// ring cannot hold the live transactions, or the error of
+    /// [`Window::new`] for an index that does not fit the new ring.
+    // The window comes back by value on failure: nothing is lost, nothing allocated.
+    #[allow(clippy::result_large_err)]
+    pub fn grow_into<E2, I2>(
+        self,
+        ring: E2,
+        index: I2,
+    ) -> Result<Window<E2, I2>, (Self, WindowError)>
+    where
+        E2: AsRef<[WindowEntry]> + AsMut<[WindowEntry]>,
+        I2: AsRef<[u32]> + AsMut<[u32]>,
+    {
+        if ring.as_ref().len() < self.live {
+            return Err((self, WindowError::Full));
+        }
+        let mut grown = match Window::new(ring, index, self.span) {
+            Ok(w) => w,
+            Err(e) => return Err((self, e)),
+        };
+        for e in self.entries().filter(|e| e.live) {
+            grown.push(*e);
+        }
+        grown.histogram = self.histogram.clone();
+        grown.stats = self.stats;
+        Ok(grown)
+    }
+
     /// Parses and adds one transaction first seen at `time` (Unix seconds),
     /// in a block at `height` or unconfirmed (`0`).
     ///

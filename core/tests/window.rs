@@ -228,3 +228,66 @@ fn removed_transactions_free_their_room_at_once() {
     let times: Vec<u32> = w.outputs().map(|o| o.time).collect();
     assert!(times.windows(2).all(|t| t[0] <= t[1]), "{times:?}");
 }
+
+#[test]
+fn a_grown_window_keeps_everything_and_prices_the_same() {
+    let txs = real_txs();
+    let mut small = window(txs.len(), 86_400);
+    for (i, raw) in txs.iter().enumerate() {
+        small.add_bytes(raw, 1_000 + i as u32, 7).unwrap();
+    }
+    // A removal leaves a dead entry inside the ring; growing skips it.
+    let gone = Transaction::parse(&txs[10]).unwrap().txid();
+    assert!(small.remove(&gone));
+    let full = txs.len();
+    assert_eq!(
+        small.add_bytes(&txs[10], 5_000, 0).map(|_| ()),
+        Ok(()),
+        "the removal made room for one"
+    );
+    let extra = Transaction::parse(&txs[11]).unwrap();
+    let mut changed = extra.as_bytes().to_vec();
+    let n = changed.len();
+    changed[n - 1] ^= 1; // another lock time: another txid
+    assert_eq!(small.add_bytes(&changed, 6_000, 0), Err(WindowError::Full));
+
+    let (mut p1, mut s1) = (vec![PricePoint::default(); 20_000], vec![0.0; 20_000]);
+    let (mut p2, mut s2) = (p1.clone(), s1.clone());
+    let before = small.estimate(Refinement::Reference, &mut p1, &mut s1);
+    let stats = small.stats();
+    let histogram = small.histogram().clone();
+    let outputs: Vec<RawOutput> = small.outputs().collect();
+
+    let too_small = small.grow_into(
+        vec![WindowEntry::default(); full - 1],
+        vec![0; window_index_slots_for(full - 1)],
+    );
+    let Err((small, WindowError::Full)) = too_small else {
+        panic!("a smaller ring must be refused");
+    };
+    let mut grown = small
+        .grow_into(
+            vec![WindowEntry::default(); 2 * full],
+            vec![0; window_index_slots_for(2 * full)],
+        )
+        .unwrap();
+    assert_eq!(grown.len(), full);
+    assert_eq!(grown.stats(), stats);
+    assert_eq!(grown.histogram(), &histogram);
+    assert_eq!(grown.outputs().collect::<Vec<_>>(), outputs);
+    assert_eq!(
+        grown.estimate(Refinement::Reference, &mut p2, &mut s2),
+        before
+    );
+    // The re-added transaction came last and unconfirmed; the rest at 7.
+    assert_eq!(grown.height_of(&gone), Some(0));
+    let first = Transaction::parse(&txs[0]).unwrap().txid();
+    assert_eq!(grown.height_of(&first), Some(7));
+    assert_eq!(
+        grown.height_of(&Transaction::parse(&changed).unwrap().txid()),
+        None
+    );
+    // And it has room again.
+    grown.add_bytes(&changed, 6_000, 0).unwrap();
+    assert_eq!(grown.len(), full + 1);
+}

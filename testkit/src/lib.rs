@@ -156,6 +156,7 @@ impl Chain {
                     h
                 }
             },
+            0,
         )
     }
 
@@ -166,13 +167,32 @@ impl Chain {
     pub fn fork(&self, height: u32, count: u32, start_time: u32, spacing: u32, txs: usize) -> Self {
         let parent = self.at(height - 1).expect("the fork's parent").hash;
         let times = (0..count).map(|i| start_time + i * spacing).collect();
-        Self::build_from(height, times, |_| txs, parent, |h| h)
+        Self::build_from(height, times, |_| txs, parent, |h| h, 0)
+    }
+
+    /// As [`Chain::generate`] with `txs` transactions a block, where every
+    /// transaction after the first block spends, by its first input that
+    /// spends nothing in its own block, a transaction 1 to `reach` blocks
+    /// back (where the chain reaches that far): the spends across blocks a
+    /// window's same-day rule must follow as the window slides.
+    pub fn generate_spending_back(
+        first: u32,
+        count: u32,
+        start_time: u32,
+        spacing: u32,
+        txs: usize,
+        reach: u32,
+    ) -> Self {
+        let parsed = Block::parse(block_702861()).expect("block 702861 parses");
+        let prev = *parsed.header().prev_blockhash();
+        let times = (0..count).map(|i| start_time + i * spacing).collect();
+        Self::build_from(first, times, |_| txs, prev, |h| h, reach)
     }
 
     fn build(first: u32, times: Vec<u32>, keep: impl Fn(usize) -> usize) -> Self {
         let parsed = Block::parse(block_702861()).expect("block 702861 parses");
         let prev = *parsed.header().prev_blockhash();
-        Self::build_from(first, times, keep, prev, |h| h)
+        Self::build_from(first, times, keep, prev, |h| h, 0)
     }
 
     fn build_from(
@@ -181,6 +201,7 @@ impl Chain {
         keep: impl Fn(usize) -> usize,
         parent: [u8; 32],
         coinbase_height: impl Fn(u32) -> u32,
+        reach: u32,
     ) -> Self {
         let original = block_702861();
         let parsed = Block::parse(original).expect("block 702861 parses");
@@ -218,8 +239,23 @@ impl Chain {
                             Some((i.prev_txid.as_ptr() as usize - raw.as_ptr() as usize, *new))
                         })
                         .collect();
-                    for (offset, new) in at {
+                    let outside = tx
+                        .inputs()
+                        .map(|i| i.prev_txid.as_ptr() as usize - raw.as_ptr() as usize)
+                        .find(|o| !at.iter().any(|(a, _)| a == o));
+                    for &(offset, new) in &at {
                         raw[offset..offset + 32].copy_from_slice(&new);
+                    }
+                    // A spend of a transaction some blocks back, spread
+                    // over distances 1..=reach by the transaction's index.
+                    let back = 1 + (n as u32).wrapping_mul(7919) % reach.max(1);
+                    let earlier = i
+                        .checked_sub(back as usize)
+                        .filter(|_| reach > 0)
+                        .and_then(|j| blocks.get(j))
+                        .map(|b: &ChainBlock| b.txs[n % b.txs.len()].0);
+                    if let (Some(parent), Some(offset)) = (earlier, outside) {
+                        raw[offset..offset + 32].copy_from_slice(&parent);
                     }
                     // A new lock time per height makes every txid new.
                     let lock = raw.len() - 4;

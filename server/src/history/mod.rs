@@ -6,6 +6,7 @@ pub(crate) mod backfill;
 pub(crate) mod fill;
 pub(crate) mod keeper;
 pub(crate) mod query;
+pub(crate) mod series;
 pub(crate) mod store;
 
 use std::fmt;
