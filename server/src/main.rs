@@ -85,6 +85,10 @@ pub(crate) struct BackfillArgs {
         value_name = "URL"
     )]
     pub(crate) exchange_url: Option<String>,
+    /// Also store a row per block of the stored days: the price of the 144
+    /// blocks ending at it (what `price --heights H-143..H` prints).
+    #[arg(long)]
+    pub(crate) blocks: bool,
 }
 
 /// Arguments of `fiatline history`.
@@ -99,12 +103,18 @@ pub(crate) struct HistoryArgs {
     /// The last day (default: the last stored).
     #[arg(long, value_name = "DATE")]
     pub(crate) to: Option<String>,
-    /// One JSON object per day: the report `price --date D --json` prints.
+    /// One JSON object per day: the report `price --date D --json` prints
+    /// (with --blocks, one per block).
     #[arg(long, conflicts_with = "csv")]
     pub(crate) json: bool,
-    /// CSV: date,time,price,refined,confidence,exchange.
+    /// CSV: date,time,price,refined,confidence,exchange (with --blocks:
+    /// height,hash,time,price,rough,confidence,outputs).
     #[arg(long)]
     pub(crate) csv: bool,
+    /// The per-block rows of the days (stored by `backfill --blocks` or
+    /// `serve --db`) instead of the days.
+    #[arg(long)]
+    pub(crate) blocks: bool,
 }
 
 /// Arguments of `fiatline serve`. Every flag can also be set by the

@@ -170,7 +170,8 @@ impl Chain {
         Self::build_from(height, times, |_| txs, parent, |h| h, 0)
     }
 
-    /// As [`Chain::generate`] with `txs` transactions a block, where every
+    /// As [`Chain::generate`] with `txs/2` to `txs` transactions a block
+    /// (varying from block to block), where every
     /// transaction after the first block spends, by its first input that
     /// spends nothing in its own block, a transaction 1 to `reach` blocks
     /// back (where the chain reaches that far): the spends across blocks a
@@ -186,7 +187,9 @@ impl Chain {
         let parsed = Block::parse(block_702861()).expect("block 702861 parses");
         let prev = *parsed.header().prev_blockhash();
         let times = (0..count).map(|i| start_time + i * spacing).collect();
-        Self::build_from(first, times, |_| txs, prev, |h| h, reach)
+        // Blocks of different sizes, so no two windows hold the same.
+        let keep = move |i: usize| txs - (i * 37) % (txs / 2).max(1);
+        Self::build_from(first, times, keep, prev, |h| h, reach)
     }
 
     fn build(first: u32, times: Vec<u32>, keep: impl Fn(usize) -> usize) -> Self {

@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use fiatline_adapters::exchange::ExchangeClient;
 use fiatline_adapters::redact::redacted;
-use fiatline_adapters::{parse_dates_between, Retry, UtcDate};
+use fiatline_adapters::{parse_dates_between, BlockSource, Retry, UtcDate};
 
+use super::blocks::fill_blocks;
 use super::fill::fill;
 use super::store::Store;
 use super::{today, HistoryError};
@@ -50,13 +51,19 @@ pub(crate) fn run(args: &BackfillArgs) -> Result<(), HistoryError> {
         todo.len(),
         args.db.display()
     );
+    let open = || {
+        config
+            .open_blocks(args.source.backend())
+            .map_err(PriceError::from)
+    };
     if todo.is_empty() {
-        return exchange_prices(&store, args, &first, &to);
+        exchange_prices(&store, args, &first, &to)?;
+        if !args.blocks {
+            return Ok(());
+        }
+        return block_rows(&mut store, &*open()?, args, &first, &to);
     }
-
-    let source = config
-        .open_blocks(args.source.backend())
-        .map_err(PriceError::from)?;
+    let source = open()?;
     let progress = Progress::new();
     let done = AtomicUsize::new(0);
     let filled = fill(
@@ -76,7 +83,48 @@ pub(crate) fn run(args: &BackfillArgs) -> Result<(), HistoryError> {
         return Err(e.into());
     }
     exchange_prices(&store, args, &first, &to)?;
-    summarise(&todo, filled.results)
+    let days = summarise(&todo, filled.results);
+    // The blocks of the days that were priced, even when some were not.
+    block_rows(&mut store, &*source, args, &first, &to)?;
+    days
+}
+
+/// With `--blocks`: stores a row for every block of the stored days of the
+/// range that has none yet.
+fn block_rows(
+    store: &mut Store,
+    source: &dyn BlockSource,
+    args: &BackfillArgs,
+    from: &str,
+    to: &str,
+) -> Result<(), HistoryError> {
+    if !args.blocks {
+        return Ok(());
+    }
+    let Some((first, last)) = store.day_heights(from, to)? else {
+        eprintln!("backfill: no stored day from {from} to {to}: no block to price");
+        return Ok(());
+    };
+    let have = store.block_heights(first, last)?.len();
+    eprintln!(
+        "backfill: blocks {first} to {last}, {have} already stored, {} to price",
+        (last - first + 1) as usize - have
+    );
+    let progress = Progress::new();
+    progress.note("blocks");
+    let filled = fill_blocks(store, source, first..=last, args.runs.runs(), &progress);
+    progress.finish();
+    let filled = filled?;
+    eprintln!(
+        "backfill: stored {} block row(s){}",
+        filled.stored,
+        if filled.unpriced > 0 {
+            format!(", {} without a price", filled.unpriced)
+        } else {
+            String::new()
+        }
+    );
+    Ok(())
 }
 
 /// Reports the days without a price; the run's error if there were some.

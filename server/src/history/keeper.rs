@@ -7,13 +7,22 @@
 //! A day is priced once its last block is 6 blocks deep (as `price --date`
 //! requires), so a reorganisation shallower than that never reaches a
 //! stored day.
+//!
+//! Blocks are followed as they arrive (the one chain follower): each
+//! connected block gets its row (the price of the 144 blocks ending at it),
+//! and a reorganisation removes the rows of the blocks it disconnected
+//! before the new branch's rows go in. On an empty file the rows start a
+//! day of blocks below the tip; after a restart, at the last stored row.
 
 use std::time::Duration;
 
-use fiatline_adapters::{BlockSource, Network, UtcDate};
+use fiatline_adapters::follower::{ChainChange, ChainFollower};
+use fiatline_adapters::{BlockHash, BlockSource, Network, Retry, UtcDate};
 
+use super::blocks::{feed, FeedError};
 use super::fill::fill;
-use super::store::{Estimate, Store};
+use super::series::{Series, SERIES_BLOCKS};
+use super::store::{BlockRow, Estimate, Store};
 use super::today;
 use crate::price::Runs;
 use crate::progress::Progress;
@@ -21,6 +30,22 @@ use crate::progress::Progress;
 /// Days before yesterday the keeper fills at most (older ones are
 /// `fiatline backfill`'s work).
 const CATCH_UP_DAYS: i64 = 7;
+
+/// Blocks the follower remembers: the deepest reorganisation whose rows
+/// are replaced block by block (a deeper one is walked back from below).
+const REMEMBERED_BLOCKS: usize = 144;
+
+/// Blocks the follower brings at once after a pause (a week of them);
+/// older gaps are `fiatline backfill --blocks`'s work.
+const CATCH_UP_BLOCKS: u32 = 7 * SERIES_BLOCKS;
+
+/// The per-block rows' follower and the window it slides.
+#[derive(Debug, Default)]
+pub(crate) struct Following {
+    follower: Option<ChainFollower>,
+    /// The series, when it ends at the follower's tip.
+    series: Option<Series>,
+}
 
 /// What the keeper needs.
 pub(crate) struct Keeper {
@@ -31,6 +56,7 @@ pub(crate) struct Keeper {
     pub(crate) blocks: Option<Box<dyn BlockSource>>,
     pub(crate) network: Network,
     pub(crate) every: Duration,
+    pub(crate) following: Following,
 }
 
 impl std::fmt::Debug for Keeper {
@@ -57,6 +83,9 @@ impl Keeper {
         let mut last_estimate = None;
         loop {
             self.catch_up();
+            if let Err(e) = self.follow_blocks() {
+                tracing::warn!("history: per-block rows: {e}; tried again next round");
+            }
             std::thread::sleep(self.every);
             if let Some(e) = (self.latest)() {
                 // A replay that ended, or a node that went quiet, gives the
@@ -124,4 +153,83 @@ impl Keeper {
             tracing::error!("history: {e}; tried again next round");
         }
     }
+
+    /// Brings the per-block rows to the source's tip: rows of blocks a
+    /// reorganisation disconnected go, each connected block gets its row.
+    fn follow_blocks(&mut self) -> Result<(), FeedError> {
+        let Some(source) = &self.blocks else {
+            return Ok(());
+        };
+        let follow = &mut self.following;
+        if follow.follower.is_none() {
+            // Go on from the last row stored, or start a day below the tip.
+            let stored = self
+                .store
+                .last_block()
+                .map_err(FeedError::Store)?
+                .and_then(|(height, hash)| Some((height, hash.parse::<BlockHash>().ok()?)));
+            let (height, hash) = if let Some(stored) = stored {
+                stored
+            } else {
+                let h = source.tip_height()?.saturating_sub(SERIES_BLOCKS);
+                (h, source.block_ref(h)?.hash)
+            };
+            let mut f = ChainFollower::new(REMEMBERED_BLOCKS, CATCH_UP_BLOCKS);
+            f.start_at(height, hash);
+            follow.follower = Some(f);
+        }
+        let Some(follower) = follow.follower.as_mut() else {
+            return Ok(());
+        };
+        let mut rows = Vec::new();
+        for change in follower.sync(&**source)? {
+            match change {
+                ChainChange::Disconnected { height, .. } => {
+                    follow.series = None;
+                    rows.retain(|r: &BlockRow| r.height < height);
+                    let gone = self
+                        .store
+                        .remove_blocks_from(height)
+                        .map_err(FeedError::Store)?;
+                    if gone > 0 {
+                        tracing::info!(
+                            "history: block {height} left the chain: {gone} row(s) removed"
+                        );
+                    }
+                }
+                ChainChange::Connected { height, raw, .. } => {
+                    let series = match &mut follow.series {
+                        Some(s) if s.last_height() == height.checked_sub(1) => s,
+                        _ => follow.series.insert(warmed(&**source, height)?),
+                    };
+                    match series.push(&raw, height).map_err(FeedError::Series)? {
+                        Some(Ok(p)) => rows.push(BlockRow::of(&p)),
+                        Some(Err(e)) => tracing::debug!("history: block {height}: no price: {e}"),
+                        None => {}
+                    }
+                }
+            }
+        }
+        if !rows.is_empty() {
+            self.store.put_blocks(&rows).map_err(FeedError::Store)?;
+            tracing::debug!("history: {} block row(s) stored", rows.len());
+        }
+        Ok(())
+    }
+}
+
+/// A series holding the blocks below `height` (`SERIES_BLOCKS - 1` of them).
+fn warmed(source: &dyn BlockSource, height: u32) -> Result<Series, FeedError> {
+    let mut series = Series::new(SERIES_BLOCKS).map_err(FeedError::Series)?;
+    if height > 0 {
+        feed(
+            &mut series,
+            source,
+            height.saturating_sub(SERIES_BLOCKS - 1)..=height - 1,
+            4,
+            Retry::default(),
+            |_, _| Ok(()),
+        )?;
+    }
+    Ok(series)
 }

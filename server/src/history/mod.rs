@@ -3,6 +3,7 @@
 //! (`keeper`), read by `fiatline history` (`query`) and `serve --db`.
 
 pub(crate) mod backfill;
+pub(crate) mod blocks;
 pub(crate) mod fill;
 pub(crate) mod keeper;
 pub(crate) mod query;
@@ -26,6 +27,8 @@ pub(crate) enum HistoryError {
     Price(PriceError),
     /// A flag that makes no sense.
     Usage(String),
+    /// A block the per-block series could not take.
+    Series(series::SeriesError),
 }
 
 impl HistoryError {
@@ -33,7 +36,7 @@ impl HistoryError {
     /// cannot be used; 3: the source failed.
     pub(crate) fn exit_code(&self) -> u8 {
         match self {
-            Self::Store(_) | Self::Usage(_) => 2,
+            Self::Store(_) | Self::Usage(_) | Self::Series(_) => 2,
             Self::Price(e) => e.exit_code(),
         }
     }
@@ -45,6 +48,7 @@ impl fmt::Display for HistoryError {
             Self::Store(e) => e.fmt(f),
             Self::Price(e) => e.fmt(f),
             Self::Usage(m) => f.write_str(m),
+            Self::Series(e) => e.fmt(f),
         }
     }
 }
@@ -54,6 +58,7 @@ impl std::error::Error for HistoryError {
         match self {
             Self::Store(e) => Some(e),
             Self::Price(e) => Some(e),
+            Self::Series(e) => Some(e),
             Self::Usage(_) => None,
         }
     }

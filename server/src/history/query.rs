@@ -4,7 +4,10 @@
 
 use std::fmt::Write as _;
 
-use super::store::{Day, Store};
+use fiatline_adapters::{parse_dates, UtcDate};
+use serde_json::json;
+
+use super::store::{BlockRow, Day, Store};
 use super::HistoryError;
 use crate::report::thousands;
 use crate::HistoryArgs;
@@ -26,6 +29,27 @@ pub(crate) fn run(args: &HistoryArgs) -> Result<(), HistoryError> {
     let store = Store::open_read_only(&args.db)?;
     let from = args.from.as_deref().unwrap_or(ALL.0);
     let to = args.to.as_deref().unwrap_or(ALL.1);
+    if args.blocks {
+        let (start, end) = day_span(from, to)?;
+        let rows = store.blocks(start, end)?;
+        if args.json {
+            for b in &rows {
+                println!("{}", block_json(b));
+            }
+        } else if args.csv {
+            print!("{}", blocks_csv(&rows));
+        } else {
+            for b in &rows {
+                println!(
+                    "{} {} ${}",
+                    b.height,
+                    UtcDate::of_unix(b.time),
+                    thousands(b.price.round() as u64)
+                );
+            }
+        }
+        return Ok(());
+    }
     let days = store.days(from, to)?;
     if args.json {
         for d in &days {
@@ -57,6 +81,48 @@ pub(crate) fn csv(days: &[Day]) -> String {
             out,
             "{},{},{},{refined},{confidence},{exchange}",
             d.date, d.time, d.price
+        );
+    }
+    out
+}
+
+/// From 00:00 UTC of `from` to the last second of `to` (dates
+/// `YYYY-MM-DD`; the widest range for [`ALL`]'s bounds).
+///
+/// # Errors
+/// Returns a usage error for a date that does not parse.
+pub(crate) fn day_span(from: &str, to: &str) -> Result<(i64, i64), HistoryError> {
+    let midnight = |d: &str, all: &str| -> Result<Option<i64>, HistoryError> {
+        if d == all {
+            return Ok(None);
+        }
+        let days = parse_dates(d).map_err(|e| HistoryError::Usage(format!("{d}: {e}")))?;
+        Ok(days.first().map(|d| d.midnight()))
+    };
+    Ok((
+        midnight(from, ALL.0)?.unwrap_or(i64::MIN),
+        midnight(to, ALL.1)?.map_or(i64::MAX, |t| t + 86_399),
+    ))
+}
+
+/// One block row as JSON: `{"height", "hash", "time", "price", "rough",
+/// "confidence", "outputs"}`.
+pub(crate) fn block_json(b: &BlockRow) -> serde_json::Value {
+    json!({
+        "height": b.height, "hash": b.hash, "time": b.time, "price": b.price,
+        "rough": b.rough, "confidence": b.confidence, "outputs": b.outputs,
+    })
+}
+
+/// The block rows as CSV: `height,hash,time,price,rough,confidence,outputs`.
+pub(crate) fn blocks_csv(rows: &[BlockRow]) -> String {
+    let mut out = String::from("height,hash,time,price,rough,confidence,outputs\n");
+    for b in rows {
+        // Writing to a String cannot fail.
+        let _ = writeln!(
+            out,
+            "{},{},{},{},{},{},{}",
+            b.height, b.hash, b.time, b.price, b.rough, b.confidence, b.outputs
         );
     }
     out

@@ -6,8 +6,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use fiatline_adapters::report::Report;
-use fiatline_adapters::Network;
+use fiatline_adapters::{BlockHash, Network};
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension};
+
+use super::series::BlockPrice;
 
 /// The schema this build writes; each step below brings a file one
 /// version forward.
@@ -42,6 +44,17 @@ const MIGRATIONS: &[&str] = &[
          price REAL NOT NULL,
          source TEXT NOT NULL
      ) STRICT;",
+    // 4: a row per block: the price of the 144 blocks ending at it.
+    "CREATE TABLE blocks (
+         height INTEGER PRIMARY KEY,
+         hash TEXT NOT NULL,
+         time INTEGER NOT NULL,
+         price REAL NOT NULL,
+         rough INTEGER NOT NULL,
+         confidence REAL NOT NULL,
+         outputs INTEGER NOT NULL
+     ) STRICT;
+     CREATE INDEX blocks_by_time ON blocks (time);",
 ];
 
 /// Why the history file could not be used.
@@ -132,6 +145,40 @@ pub(crate) struct Estimate {
     pub(crate) confidence: f64,
     /// Outputs it was made from.
     pub(crate) outputs: i64,
+}
+
+/// One stored block: the price of the window of blocks ending at it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct BlockRow {
+    /// The block's height.
+    pub(crate) height: u32,
+    /// The block's hash, as Bitcoin Core shows it.
+    pub(crate) hash: String,
+    /// The block's header time, Unix seconds.
+    pub(crate) time: i64,
+    /// The reference-exact price of the window, USD.
+    pub(crate) price: f64,
+    /// Its rough price (step 8).
+    pub(crate) rough: u32,
+    /// The reference's confidence.
+    pub(crate) confidence: f64,
+    /// Outputs the window counted.
+    pub(crate) outputs: i64,
+}
+
+impl BlockRow {
+    /// The row of a priced window.
+    pub(crate) fn of(p: &BlockPrice) -> Self {
+        Self {
+            height: p.height,
+            hash: BlockHash(p.hash).to_string(),
+            time: i64::from(p.time),
+            price: p.estimate.price,
+            rough: p.estimate.rough,
+            confidence: p.estimate.confidence,
+            outputs: i64::try_from(p.estimate.outputs).unwrap_or(i64::MAX),
+        }
+    }
 }
 
 /// An open history file.
@@ -464,5 +511,134 @@ impl Store {
             Some(date) => Ok(self.days(&date, &date)?.pop()),
             None => Ok(None),
         }
+    }
+
+    /// Stores the rows of `blocks`, replacing rows of the same heights, in
+    /// one transaction: a crash leaves all of them or none.
+    ///
+    /// # Errors
+    /// Returns SQLite's error (read-only file, disk full, …); nothing
+    /// stored before is lost.
+    pub(crate) fn put_blocks(&mut self, blocks: &[BlockRow]) -> Result<(), StoreError> {
+        let path = &self.path;
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| StoreError::Sqlite(path.clone(), e))?;
+        let written = (|| {
+            let mut insert = tx.prepare_cached(
+                "INSERT OR REPLACE INTO blocks
+                     (height, hash, time, price, rough, confidence, outputs)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for b in blocks {
+                insert.execute(params![
+                    b.height,
+                    b.hash,
+                    b.time,
+                    b.price,
+                    b.rough,
+                    b.confidence,
+                    b.outputs
+                ])?;
+            }
+            Ok(())
+        })();
+        written
+            .and_then(|()| tx.commit())
+            .map_err(|e| StoreError::Sqlite(self.path.clone(), e))
+    }
+
+    /// Removes the rows of blocks at `height` and above (a reorganisation
+    /// disconnected them); returns how many went.
+    ///
+    /// # Errors
+    /// Returns SQLite's error.
+    pub(crate) fn remove_blocks_from(&self, height: u32) -> Result<usize, StoreError> {
+        self.conn
+            .execute("DELETE FROM blocks WHERE height >= ?1", [height])
+            .map_err(|e| self.err(e))
+    }
+
+    /// The heights stored between `from` and `to` (inclusive), ascending.
+    ///
+    /// # Errors
+    /// Returns SQLite's error.
+    pub(crate) fn block_heights(&self, from: u32, to: u32) -> Result<Vec<u32>, StoreError> {
+        let mut q = self
+            .conn
+            .prepare_cached(
+                "SELECT height FROM blocks WHERE height BETWEEN ?1 AND ?2 ORDER BY height",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = q
+            .query_map([from, to], |r| r.get(0))
+            .and_then(Iterator::collect);
+        rows.map_err(|e| self.err(e))
+    }
+
+    /// The last block stored: its height and hash.
+    ///
+    /// # Errors
+    /// Returns SQLite's error.
+    pub(crate) fn last_block(&self) -> Result<Option<(u32, String)>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT height, hash FROM blocks ORDER BY height DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// The blocks whose header time lies between `from` and `to` (Unix
+    /// seconds, inclusive), by height.
+    ///
+    /// # Errors
+    /// Returns SQLite's error.
+    pub(crate) fn blocks(&self, from: i64, to: i64) -> Result<Vec<BlockRow>, StoreError> {
+        let mut q = self
+            .conn
+            .prepare_cached(
+                "SELECT height, hash, time, price, rough, confidence, outputs FROM blocks
+                 WHERE time BETWEEN ?1 AND ?2 ORDER BY height",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = q
+            .query_map([from, to], |r| {
+                Ok(BlockRow {
+                    height: r.get(0)?,
+                    hash: r.get(1)?,
+                    time: r.get(2)?,
+                    price: r.get(3)?,
+                    rough: r.get(4)?,
+                    confidence: r.get(5)?,
+                    outputs: r.get(6)?,
+                })
+            })
+            .and_then(Iterator::collect);
+        rows.map_err(|e| self.err(e))
+    }
+
+    /// The heights the stored days between `from` and `to` span: the first
+    /// day's first block to the last day's last.
+    ///
+    /// # Errors
+    /// Returns SQLite's error.
+    pub(crate) fn day_heights(
+        &self,
+        from: &str,
+        to: &str,
+    ) -> Result<Option<(u32, u32)>, StoreError> {
+        let (first, last): (Option<u32>, Option<u32>) = self
+            .conn
+            .query_row(
+                "SELECT MIN(first_height), MAX(last_height) FROM days WHERE date BETWEEN ?1 AND ?2",
+                [from, to],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(first.zip(last))
     }
 }

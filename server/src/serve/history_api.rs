@@ -17,7 +17,7 @@ use super::http::json_response;
 use super::latest::Latest;
 use super::state::Shared;
 use crate::compare::DEFAULT_THRESHOLD;
-use crate::history::query::csv;
+use crate::history::query::{block_json, blocks_csv, csv, day_span};
 use crate::history::store::{Day, Store, StoreError};
 
 type Params = Query<HashMap<String, String>>;
@@ -54,10 +54,11 @@ fn headline(d: &Day) -> f64 {
     d.refined.unwrap_or(d.price)
 }
 
-/// `GET /api/v1/history?from=DATE&to=DATE[&resolution=day|estimate][&format=csv]`:
+/// `GET /api/v1/history?from=DATE&to=DATE[&resolution=day|block|estimate][&format=csv]`:
 /// the stored days as JSON (`{"days": [{"date", "time", "price", "refined",
-/// "confidence", "exchange"}], "threshold_percent"}`), or the live estimates `serve --db` stored; CSV with
-/// `format=csv` or `Accept: text/csv`.
+/// "confidence", "exchange"}], "threshold_percent"}`), the per-block rows,
+/// or the live estimates `serve --db` stored; CSV with `format=csv` or
+/// `Accept: text/csv`.
 pub(crate) async fn history(
     State(s): State<Arc<Shared>>,
     Query(q): Params,
@@ -84,12 +85,11 @@ pub(crate) async fn history(
     match q.get("resolution").map_or("day", String::as_str) {
         "day" => {}
         "estimate" => return estimates(s, &from, &to, wants_csv).await,
+        "block" => return blocks(s, &from, &to, wants_csv).await,
         other => {
             return error(
                 StatusCode::BAD_REQUEST,
-                &format!(
-                    "resolution={other}: day or estimate (per-block prices are not stored yet)"
-                ),
+                &format!("resolution={other}: day, block or estimate"),
             )
         }
     }
@@ -124,15 +124,10 @@ pub(crate) async fn history(
 /// The live estimates stored from 00:00 UTC of `from` to the end of `to`:
 /// `{"estimates": [{"time", "price", "confidence", "outputs"}]}`, or CSV.
 async fn estimates(s: Arc<Shared>, from: &str, to: &str, wants_csv: bool) -> Response {
-    let midnight = |d: &str| {
-        fiatline_adapters::parse_dates(d)
-            .ok()
-            .and_then(|d| d.first().map(|d| d.midnight()))
+    let (start, end) = match day_span(from, to) {
+        Ok(span) => span,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
     };
-    let (start, end) = (
-        midnight(from).unwrap_or(i64::MIN),
-        midnight(to).map_or(i64::MAX, |t| t + 86_399),
-    );
     let rows = match with_store(s.history.clone(), move |st| st.estimates(start, end)).await {
         Ok(rows) => rows,
         Err(r) => return r,
@@ -150,6 +145,29 @@ async fn estimates(s: Arc<Shared>, from: &str, to: &str, wants_csv: bool) -> Res
         .map(|e| json!({"time": e.time, "price": e.price, "confidence": e.confidence, "outputs": e.outputs}))
         .collect();
     json_response(&json!({ "estimates": rows }))
+}
+
+/// The block rows whose time lies from 00:00 UTC of `from` to the end of
+/// `to`: `{"blocks": [{"height", "hash", "time", "price", "rough",
+/// "confidence", "outputs"}]}`, or CSV.
+async fn blocks(s: Arc<Shared>, from: &str, to: &str, wants_csv: bool) -> Response {
+    let (start, end) = match day_span(from, to) {
+        Ok(span) => span,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
+    };
+    let rows = match with_store(s.history.clone(), move |st| st.blocks(start, end)).await {
+        Ok(rows) => rows,
+        Err(r) => return r,
+    };
+    if wants_csv {
+        return (
+            [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+            blocks_csv(&rows),
+        )
+            .into_response();
+    }
+    let rows: Vec<_> = rows.iter().map(block_json).collect();
+    json_response(&json!({ "blocks": rows }))
 }
 
 /// `GET /api/v1/prices`, as mempool.space answers it: `{"time", "USD"}`,

@@ -139,6 +139,7 @@ fn keep_history(
             })
         }),
         blocks,
+        following: crate::history::keeper::Following::default(),
         network: config.network(),
         every: Duration::from_secs(args.history_every),
     }
