@@ -1,12 +1,16 @@
 //! The price history, end to end with the release binary: `fiatline
-//! backfill` over JSON-RPC from a loopback node (days per second), then
-//! `serve --db` answering `/api/v1/history` for a year of days (latency
-//! percentiles).
+//! backfill` over JSON-RPC from a loopback node (days per second, then
+//! per-block window prices per second with `--blocks`), then `serve --db`
+//! answering `/api/v1/history` for a year of days and for a year of blocks
+//! (latency percentiles).
 //!
 //! Two chains, built in memory by the testkit from block 702861: full days
-//! (144 blocks of 2,500 transactions, as mainnet has) for the backfill
-//! rate, and a year of light days (one 1,000-transaction block a day) for
-//! the query, so the year fits in memory and builds in seconds.
+//! (144 blocks of 2,500 transactions, as mainnet has, after a day that
+//! warms the first block's window up) for the backfill rates, and a year
+//! of light days (one 1,000-transaction block a day) for the day query, so
+//! the year fits in memory and builds in seconds. The year of blocks
+//! (52,560 rows) is written into the file with SQLite directly: what is
+//! measured there is the query, not how the rows were made.
 //!
 //! `cargo build --release -p fiatline-server && cargo bench -p fiatline-benches --bench history`
 //! (`-- --test`, as CI runs it: one full day, 30 light days, 20 queries.)
@@ -23,6 +27,17 @@ use fiatline_testkit::Chain;
 const JAN_1: u32 = 1_704_067_200;
 
 fn backfill(bin: &Path, node: &RpcServer, db: &Path, to: &str, jobs: &str) -> f64 {
+    backfill_with(bin, node, db, to, jobs, &[])
+}
+
+fn backfill_with(
+    bin: &Path,
+    node: &RpcServer,
+    db: &Path,
+    to: &str,
+    jobs: &str,
+    more: &[&str],
+) -> f64 {
     let start = Instant::now();
     let out = Command::new(bin)
         .args([
@@ -34,6 +49,7 @@ fn backfill(bin: &Path, node: &RpcServer, db: &Path, to: &str, jobs: &str) -> f6
             "--to",
             to,
         ])
+        .args(more)
         .args([
             "--jobs",
             jobs,
@@ -54,13 +70,94 @@ fn backfill(bin: &Path, node: &RpcServer, db: &Path, to: &str, jobs: &str) -> f6
     start.elapsed().as_secs_f64()
 }
 
+/// Runs `bin` with `args`, returns the wall time in seconds and stderr.
+fn timed(bin: &Path, args: &[&str]) -> (f64, String) {
+    let start = Instant::now();
+    let out = Command::new(bin)
+        .args(args)
+        .output()
+        .expect("fiatline runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    (start.elapsed().as_secs_f64(), stderr)
+}
+
+/// From blk files as Core writes them (xor'd, 90 blocks a file): the day
+/// before (the first window's blocks), 2024-01-02, and 7 blocks to bury
+/// it, `txs` transactions a block (all of block 702861's for a real-size
+/// day). Times `price --date`, `backfill` of the day, then `backfill
+/// --blocks` of its 144 blocks.
+fn from_blk_files(bin: &Path, dir: &Path, txs: usize) {
+    let jan_2 = JAN_1 + 86_400;
+    let times = (0..295).map(|i| JAN_1 + i * 600 + 60).collect();
+    let built = Instant::now();
+    let chain = Chain::generate_with(840_000, times, |_| txs);
+    let blocks_dir = dir.join("blk");
+    let order: Vec<usize> = (0..chain.blocks.len()).collect();
+    fiatline_testkit::blk::write_blocks_dir(
+        &blocks_dir,
+        &chain,
+        &order,
+        90,
+        Some([0x5a, 1, 2, 3, 4, 5, 6, 7]),
+    );
+    let size: usize = chain.blocks.iter().map(|b| b.bytes.len()).sum();
+    let day_txs: usize = chain.blocks[144..288].iter().map(|b| b.txs.len()).sum();
+    eprintln!(
+        "wrote {} blocks ({} MB) as blk files in {:.1} s",
+        chain.blocks.len(),
+        size / 1_000_000,
+        built.elapsed().as_secs_f64()
+    );
+    drop(chain);
+    let blk = [
+        "--source",
+        "blk",
+        "--blocks-dir",
+        blocks_dir.to_str().expect("UTF-8"),
+    ];
+    let day = date(jan_2);
+    let (secs, _) = timed(
+        bin,
+        &[&["price", "--date", &day, "--json"][..], &blk].concat(),
+    );
+    println!("history: price --date {day} from blk files (144 blocks, {day_txs} txs): {secs:.2} s");
+    let db = dir.join("blk.sqlite");
+    let db = db.to_str().expect("UTF-8");
+    let range = ["--db", db, "--from", &day, "--to", &day];
+    let (secs, _) = timed(bin, &[&["backfill"][..], &range, &blk].concat());
+    println!(
+        "history: backfill of {day} from blk files (hourly refinement and write included): {secs:.2} s"
+    );
+    for jobs in ["1", "2"] {
+        // A fresh copy of the day's row each time; the blocks priced anew.
+        let db_j = dir.join(format!("blk-{jobs}.sqlite"));
+        std::fs::copy(db, &db_j).expect("copy the history file");
+        let db_j = db_j.to_str().expect("UTF-8");
+        let range = [
+            "--db", db_j, "--from", &day, "--to", &day, "--blocks", "--jobs", jobs,
+        ];
+        let (secs, said) = timed(bin, &[&["backfill"][..], &range, &blk].concat());
+        assert!(said.contains("stored 144 block row(s)"), "{said}");
+        // The 143 blocks read first are in the time: a year (one piece per
+        // job, each read first once) costs at most this per 144 rows.
+        println!(
+            "history: per-block window prices from blk files, 144 blocks (143 more read first), \
+             --jobs {jobs}: {secs:.2} s, {:.0} blocks/s; a year of 52,560 blocks at that rate, \
+             one job: at most {:.0} s",
+            144.0 / secs,
+            52_560.0 * secs / 144.0
+        );
+    }
+}
+
 fn date(t: u32) -> String {
     fiatline_adapters::UtcDate::of_unix(i64::from(t)).to_string()
 }
 
 fn main() {
     let smoke = std::env::args().any(|a| a == "--test");
-    let (full_days, light_days, queries) = if smoke { (1, 30, 20) } else { (3, 365, 200) };
+    let (full_days, light_days, queries) = if smoke { (1, 30, 20) } else { (3, 365, 100) };
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let bin = root.join("target/release/fiatline");
     assert!(
@@ -68,11 +165,17 @@ fn main() {
         "build it first: cargo build --release -p fiatline-server"
     );
     let dir = fiatline_testkit::tempdir("bench-history");
+    from_blk_files(&bin, dir.path(), if smoke { 200 } else { usize::MAX });
 
-    // Full days: 144 blocks each, ten minutes apart, and 7 more to bury the last.
-    let blocks = full_days * 144 + 7;
+    // Full days: a day before (the first window's blocks), 144 blocks a
+    // day, ten minutes apart, and 7 more to bury the last.
+    let blocks = (full_days + 1) * 144 + 7;
     let built = Instant::now();
-    let node = RpcServer::start(Chain::generate(840_000, blocks, JAN_1, 600), "u", "p");
+    let node = RpcServer::start(
+        Chain::generate(840_000, blocks, JAN_1 - 86_400, 600),
+        "u",
+        "p",
+    );
     eprintln!(
         "built {blocks} full blocks in {:.1} s",
         built.elapsed().as_secs_f64()
@@ -85,6 +188,14 @@ fn main() {
             "history: backfill over JSON-RPC (loopback), {full_days} full day(s) of 144 blocks, --jobs {jobs}: \
              {secs:.2} s, {:.2} days/s ({:.0} blocks/s)",
             f64::from(full_days) / secs,
+            f64::from(full_days * 144) / secs
+        );
+        // The days are stored: this run prices only the blocks' windows.
+        let secs = backfill_with(&bin, &node, &db, &last, jobs, &["--blocks"]);
+        println!(
+            "history: per-block window prices over JSON-RPC (loopback), {} blocks of 2,500 txs \
+             (and 143 before them), --jobs {jobs}: {secs:.2} s, {:.0} blocks/s",
+            full_days * 144,
             f64::from(full_days * 144) / secs
         );
     }
@@ -125,13 +236,93 @@ fn main() {
         bytes = body.len();
         assert!(body.contains("\"days\""), "{body}");
     }
+    report(
+        &format!("GET /api/v1/history, {light_days} days ({bytes} bytes)"),
+        ms,
+        queries,
+    );
+    drop(server);
+
+    // A year of blocks: 52,560 rows, asked for as one range.
+    query_blocks(
+        &bin,
+        &replay,
+        &db,
+        if smoke { 5_000 } else { 52_560 },
+        queries,
+    );
+}
+
+/// Writes `rows` block rows into `db`, then times `serve --db`'s answer
+/// for all of them.
+fn query_blocks(bin: &Path, replay: &Path, db: &Path, rows: u32, queries: u32) {
+    write_block_rows(db, rows);
+    let server = Serve::start(
+        bin,
+        &[
+            "--source",
+            "replay",
+            "--replay",
+            replay.to_str().expect("UTF-8"),
+            "--db",
+            db.to_str().expect("UTF-8"),
+        ],
+    );
+    let path = "/api/v1/history?resolution=block&from=2024-01-01&to=2024-12-31";
+    let mut ms = Vec::new();
+    let mut bytes = 0;
+    for _ in 0..queries {
+        let start = Instant::now();
+        let body = get(&server.addr, path).expect("an answer");
+        ms.push(start.elapsed().as_secs_f64() * 1e3);
+        bytes = body.len();
+        assert!(body.contains("\"blocks\""), "{body}");
+    }
+    report(
+        &format!("GET {path}, {rows} blocks ({bytes} bytes)"),
+        ms,
+        queries,
+    );
+}
+
+fn report(what: &str, mut ms: Vec<f64>, queries: u32) {
     ms.sort_by(f64::total_cmp);
     let pct = |p: f64| ms[((ms.len() as f64 * p) as usize).min(ms.len() - 1)];
     println!(
-        "history: GET /api/v1/history, {light_days} days ({bytes} bytes), {queries} queries on a new connection each: \
+        "history: {what}, {queries} queries on a new connection each: \
          p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         pct(0.5),
         pct(0.99),
         ms[ms.len() - 1]
     );
+}
+
+/// Rows of `rows` blocks from 2024-01-01, ten minutes apart, written into
+/// the file `backfill` created (its schema), in one transaction.
+fn write_block_rows(db: &Path, rows: u32) {
+    let mut conn = rusqlite::Connection::open(db).expect("the history file opens");
+    let tx = conn.transaction().expect("a transaction");
+    {
+        let mut insert = tx
+            .prepare(
+                "INSERT OR REPLACE INTO blocks (height, hash, time, price, rough, confidence, outputs)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .expect("the blocks table");
+        for i in 0..rows {
+            let price = 42_000.0 + f64::from(i % 1_000);
+            insert
+                .execute(rusqlite::params![
+                    823_000 + i,
+                    format!("{:064x}", i),
+                    JAN_1 + i * 600,
+                    price,
+                    42_000 + i % 1_000,
+                    0.5,
+                    300_000
+                ])
+                .expect("a row");
+        }
+    }
+    tx.commit().expect("commit");
 }

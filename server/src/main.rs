@@ -115,6 +115,10 @@ pub(crate) struct HistoryArgs {
     /// `serve --db`) instead of the days.
     #[arg(long)]
     pub(crate) blocks: bool,
+    /// Draws the series instead of printing it: .svg, .png, or .html (a
+    /// page holding the SVG).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["json", "csv"])]
+    pub(crate) chart: Option<PathBuf>,
 }
 
 /// Arguments of `fiatline serve`. Every flag can also be set by the

@@ -624,6 +624,42 @@ fn a_block_backfill_stores_each_blocks_window_as_fresh_runs_price_it() {
         .collect();
     assert!(distinct.len() > 10, "{distinct:?}");
 
+    // Drawn: a line of 144 points, dated.
+    let svg = dir.path().join("blocks.svg");
+    let out = ok(fiatline(&[
+        "history",
+        "--db",
+        db,
+        "--blocks",
+        "--chart",
+        svg.to_str().unwrap(),
+    ]));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        format!("wrote {} (144 blocks)", svg.display())
+    );
+    let drawn = std::fs::read_to_string(&svg).unwrap();
+    assert!(
+        drawn.starts_with("<svg") && drawn.contains("per block: 2024-01-01 to 2024-01-01"),
+        "{drawn}"
+    );
+    let longest = drawn
+        .split("<polyline")
+        .skip(1)
+        .map(|p| {
+            p.split("points=\"").nth(1).map_or(0, |pts| {
+                pts.split('"')
+                    .next()
+                    .unwrap_or("")
+                    .split_whitespace()
+                    .count()
+            })
+        })
+        .max();
+    assert_eq!(longest, Some(144), "one point per block");
+    let bad = fiatline(&["history", "--db", db, "--chart", "/tmp/chart.gif"]);
+    assert_eq!(bad.status.code(), Some(2));
+
     // Run again: nothing to do, nothing changed.
     let out = ok(node.run("backfill", &args));
     assert!(

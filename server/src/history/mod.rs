@@ -4,6 +4,7 @@
 
 pub(crate) mod backfill;
 pub(crate) mod blocks;
+pub(crate) mod chart;
 pub(crate) mod fill;
 pub(crate) mod keeper;
 pub(crate) mod query;
@@ -29,6 +30,8 @@ pub(crate) enum HistoryError {
     Usage(String),
     /// A block the per-block series could not take.
     Series(series::SeriesError),
+    /// The chart could not be written.
+    Chart(std::path::PathBuf, std::io::Error),
 }
 
 impl HistoryError {
@@ -36,7 +39,7 @@ impl HistoryError {
     /// cannot be used; 3: the source failed.
     pub(crate) fn exit_code(&self) -> u8 {
         match self {
-            Self::Store(_) | Self::Usage(_) | Self::Series(_) => 2,
+            Self::Store(_) | Self::Usage(_) | Self::Series(_) | Self::Chart(..) => 2,
             Self::Price(e) => e.exit_code(),
         }
     }
@@ -49,6 +52,7 @@ impl fmt::Display for HistoryError {
             Self::Price(e) => e.fmt(f),
             Self::Usage(m) => f.write_str(m),
             Self::Series(e) => e.fmt(f),
+            Self::Chart(p, e) => write!(f, "--chart {}: {e}", p.display()),
         }
     }
 }
@@ -59,6 +63,7 @@ impl std::error::Error for HistoryError {
             Self::Store(e) => Some(e),
             Self::Price(e) => Some(e),
             Self::Series(e) => Some(e),
+            Self::Chart(_, e) => Some(e),
             Self::Usage(_) => None,
         }
     }

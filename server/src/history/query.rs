@@ -5,7 +5,6 @@
 use std::fmt::Write as _;
 
 use fiatline_adapters::{parse_dates, UtcDate};
-use serde_json::json;
 
 use super::store::{BlockRow, Day, Store};
 use super::HistoryError;
@@ -26,15 +25,22 @@ pub(crate) fn run(args: &HistoryArgs) -> Result<(), HistoryError> {
             args.db.display()
         )));
     }
+    if let Some(path) = &args.chart {
+        crate::chart::check_path(path).map_err(HistoryError::Usage)?;
+    }
     let store = Store::open_read_only(&args.db)?;
     let from = args.from.as_deref().unwrap_or(ALL.0);
     let to = args.to.as_deref().unwrap_or(ALL.1);
     if args.blocks {
         let (start, end) = day_span(from, to)?;
         let rows = store.blocks(start, end)?;
+        if let Some(path) = &args.chart {
+            return draw(path, &[], Some(&rows), rows.len(), "block");
+        }
         if args.json {
             for b in &rows {
-                println!("{}", block_json(b));
+                // A struct of numbers and strings always serialises.
+                println!("{}", serde_json::to_string(b).unwrap_or_default());
             }
         } else if args.csv {
             print!("{}", blocks_csv(&rows));
@@ -51,6 +57,9 @@ pub(crate) fn run(args: &HistoryArgs) -> Result<(), HistoryError> {
         return Ok(());
     }
     let days = store.days(from, to)?;
+    if let Some(path) = &args.chart {
+        return draw(path, &days, None, days.len(), "day");
+    }
     if args.json {
         for d in &days {
             println!("{}", d.report);
@@ -105,15 +114,6 @@ pub(crate) fn day_span(from: &str, to: &str) -> Result<(i64, i64), HistoryError>
     ))
 }
 
-/// One block row as JSON: `{"height", "hash", "time", "price", "rough",
-/// "confidence", "outputs"}`.
-pub(crate) fn block_json(b: &BlockRow) -> serde_json::Value {
-    json!({
-        "height": b.height, "hash": b.hash, "time": b.time, "price": b.price,
-        "rough": b.rough, "confidence": b.confidence, "outputs": b.outputs,
-    })
-}
-
 /// The block rows as CSV: `height,hash,time,price,rough,confidence,outputs`.
 pub(crate) fn blocks_csv(rows: &[BlockRow]) -> String {
     let mut out = String::from("height,hash,time,price,rough,confidence,outputs\n");
@@ -126,4 +126,18 @@ pub(crate) fn blocks_csv(rows: &[BlockRow]) -> String {
         );
     }
     out
+}
+
+/// Writes the chart and says so.
+fn draw(
+    path: &std::path::Path,
+    days: &[Day],
+    blocks: Option<&[BlockRow]>,
+    n: usize,
+    what: &str,
+) -> Result<(), HistoryError> {
+    super::chart::write(path, days, blocks).map_err(|e| HistoryError::Chart(path.to_owned(), e))?;
+    let plural = if n == 1 { "" } else { "s" };
+    eprintln!("wrote {} ({n} {what}{plural})", path.display());
+    Ok(())
 }

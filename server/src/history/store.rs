@@ -148,7 +148,7 @@ pub(crate) struct Estimate {
 }
 
 /// One stored block: the price of the window of blocks ending at it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub(crate) struct BlockRow {
     /// The block's height.
     pub(crate) height: u32,

@@ -17,8 +17,8 @@ use super::http::json_response;
 use super::latest::Latest;
 use super::state::Shared;
 use crate::compare::DEFAULT_THRESHOLD;
-use crate::history::query::{block_json, blocks_csv, csv, day_span};
-use crate::history::store::{Day, Store, StoreError};
+use crate::history::query::{blocks_csv, csv, day_span};
+use crate::history::store::{BlockRow, Day, Store, StoreError};
 
 type Params = Query<HashMap<String, String>>;
 
@@ -147,6 +147,12 @@ async fn estimates(s: Arc<Shared>, from: &str, to: &str, wants_csv: bool) -> Res
     json_response(&json!({ "estimates": rows }))
 }
 
+/// The JSON of `resolution=block`.
+#[derive(serde::Serialize)]
+struct Blocks {
+    blocks: Vec<BlockRow>,
+}
+
 /// The block rows whose time lies from 00:00 UTC of `from` to the end of
 /// `to`: `{"blocks": [{"height", "hash", "time", "price", "rough",
 /// "confidence", "outputs"}]}`, or CSV.
@@ -166,8 +172,7 @@ async fn blocks(s: Arc<Shared>, from: &str, to: &str, wants_csv: bool) -> Respon
         )
             .into_response();
     }
-    let rows: Vec<_> = rows.iter().map(block_json).collect();
-    json_response(&json!({ "blocks": rows }))
+    json_response(&Blocks { blocks: rows })
 }
 
 /// `GET /api/v1/prices`, as mempool.space answers it: `{"time", "USD"}`,

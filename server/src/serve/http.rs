@@ -52,12 +52,12 @@ async fn page() -> Html<&'static str> {
     Html(PAGE)
 }
 
-pub(crate) fn json_response(value: &serde_json::Value) -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        value.to_string(),
-    )
-        .into_response()
+pub(crate) fn json_response(value: &impl serde::Serialize) -> Response {
+    match serde_json::to_string(value) {
+        Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        // Only a map with non-string keys fails, and none is sent.
+        Err(_) => axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
 }
 
 /// The source's state in a word: `failed` (stopped for good, `error`
