@@ -26,8 +26,10 @@ pub(crate) const TICK: Duration = Duration::from_millis(500);
 /// to [`MAX_REFILL`].
 const FIRST_REFILL: Duration = Duration::from_secs(5);
 const MAX_REFILL: Duration = Duration::from_secs(300);
-/// Points in a snapshot, newest first.
-pub(crate) const SNAPSHOT_POINTS: usize = 5000;
+/// Points in one message of a snapshot (at most about 720 KB of JSON, under a
+/// client's write cap); a snapshot holds every point of the window, in as
+/// many messages as it takes.
+pub(crate) const SNAPSHOT_POINTS: usize = 20_000;
 /// A rough price this far (as a fraction) from the last snapshot's sends a
 /// new snapshot to every client.
 const RESNAPSHOT: f64 = 0.02;
@@ -113,6 +115,9 @@ impl Engine {
                     "could not fill the window from recent blocks ({e}); again in {} s",
                     wait.as_secs()
                 );
+                self.set_error(Some(format!(
+                    "could not fill the window from recent blocks: {e}"
+                )));
                 self.refill = Some((Instant::now() + wait, wait, span));
             }
         }
@@ -154,12 +159,12 @@ impl Engine {
                 Ok(None) => {}
                 Err(e) if e.is_transient() => {
                     tracing::warn!("{} source: {e}; retrying", self.source.name());
+                    // Shown while the source is down: /health and the page say why.
+                    self.set_error(Some(e.to_string()));
                     std::thread::sleep(Duration::from_millis(500));
                 }
                 Err(e) => {
-                    if let Ok(mut slot) = self.shared.source_error.lock() {
-                        *slot = Some(e.to_string());
-                    }
+                    self.set_error(Some(e.to_string()));
                     tracing::error!(
                         "{} source failed: {e}; serving the last estimate, retrying in 5 s",
                         self.source.name()
@@ -186,9 +191,22 @@ impl Engine {
         }
     }
 
+    /// Sets (or clears) the reason the source is down, which `/health`
+    /// and the page show.
+    fn set_error(&self, error: Option<String>) {
+        if let Ok(mut slot) = self.shared.source_error.lock() {
+            *slot = error;
+        }
+    }
+
     /// Copies the source's status into the counters `/health` reads.
     fn record_status(&self) {
         let status = self.source.status();
+        // Connected again (and not failed for good, nor waiting to fill
+        // the window): the last error no longer says anything.
+        if status.connected && !status.failed && self.refill.is_none() {
+            self.set_error(None);
+        }
         let c = &self.shared.counters;
         c.connected.store(status.connected, Ordering::Relaxed);
         c.backlog.store(status.backlog, Ordering::Relaxed);
@@ -343,7 +361,12 @@ impl Engine {
             }
             Err(why) => {
                 if let Ok(mut slot) = self.shared.no_estimate.lock() {
-                    *slot = Some(why.to_string());
+                    // An empty window says more than the estimate's words.
+                    *slot = Some(if self.window.is_empty() {
+                        "no transactions yet".to_owned()
+                    } else {
+                        why.to_string()
+                    });
                 }
                 self.points.clear();
                 self.send(None, oldest, newest, now);
@@ -381,7 +404,20 @@ impl Engine {
     /// snapshot instead. With an exchange feed, each message carries the
     /// comparison too.
     fn send(&mut self, e: Option<&Estimate>, oldest: u32, newest: u32, now: u32) {
-        let estimate = estimate_json(e, oldest, newest, self.window.len(), self.shared.span, now);
+        // Without an estimate, the page says why.
+        let reason = match e {
+            Some(_) => None,
+            None => self.shared.no_estimate.lock().ok().and_then(|w| w.clone()),
+        };
+        let estimate = estimate_json(
+            e,
+            reason.as_deref(),
+            oldest,
+            newest,
+            self.window.len(),
+            self.shared.span,
+            now,
+        );
         // The comparison travels with the estimate it compares.
         let compare = self
             .shared
@@ -396,11 +432,21 @@ impl Engine {
         let sent_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis());
-        let newest_first = self.points.iter().rev().take(SNAPSHOT_POINTS);
-        let snapshot = format!(
-            r#"{{"type":"snapshot","sent_ms":{sent_ms},"estimate":{estimate}{compare},"points":{}}}"#,
-            points_json(newest_first)
-        );
+        let newest_first: Vec<&PricePoint> = self.points.iter().rev().collect();
+        let mut parts = newest_first.chunks(SNAPSHOT_POINTS);
+        let first = parts.next().unwrap_or_default();
+        let mut snapshot = vec![Utf8Bytes::from(format!(
+            r#"{{"type":"snapshot","sent_ms":{sent_ms},"estimate":{estimate}{compare},"parts":{},"points":{}}}"#,
+            newest_first.len().div_ceil(SNAPSHOT_POINTS).max(1),
+            points_json(first.iter().copied())
+        ))];
+        // The older points follow, each message older than the one before.
+        snapshot.extend(parts.map(|part| {
+            Utf8Bytes::from(format!(
+                r#"{{"type":"older","points":{}}}"#,
+                points_json(part.iter().copied())
+            ))
+        }));
         let rough = e.map(|e| e.rough);
         let moved = match (self.snapshot_rough, rough) {
             (Some(before), Some(now)) => {
@@ -430,17 +476,19 @@ impl Engine {
             self.sent_at_time = self.points.iter().filter(|p| p.time == t).count();
             self.sent_time = t;
         }
-        let message = if moved {
+        if moved {
             self.snapshot_rough = rough;
-            snapshot.clone()
+            for part in &snapshot {
+                let _ = self.shared.deltas.send(part.clone());
+            }
         } else {
-            format!(
+            let delta = format!(
                 r#"{{"type":"delta","sent_ms":{sent_ms},"estimate":{estimate}{compare},"points":{}}}"#,
                 points_json(fresh.into_iter())
-            )
-        };
-        let _ = self.shared.deltas.send(Utf8Bytes::from(message));
-        self.shared.snapshot.send_replace(Utf8Bytes::from(snapshot));
+            );
+            let _ = self.shared.deltas.send(Utf8Bytes::from(delta));
+        }
+        self.shared.snapshot.send_replace(Arc::from(snapshot));
     }
 }
 
@@ -458,6 +506,7 @@ fn points_json<'p>(points: impl Iterator<Item = &'p PricePoint>) -> String {
 
 fn estimate_json(
     e: Option<&Estimate>,
+    reason: Option<&str>,
     oldest: u32,
     newest: u32,
     txs: usize,
@@ -471,6 +520,9 @@ fn estimate_json(
             r#"{{"price":{},"rough":{},"confidence":{},"points":{},"points_in_range":{},"at":{now},"window":{window}}}"#,
             e.price, e.rough, e.confidence, e.points, e.points_in_range
         ),
-        None => format!(r#"{{"price":null,"at":{now},"window":{window}}}"#),
+        None => format!(
+            r#"{{"price":null,"reason":{},"at":{now},"window":{window}}}"#,
+            serde_json::Value::from(reason)
+        ),
     }
 }

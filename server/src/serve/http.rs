@@ -24,7 +24,8 @@ use super::state::{load, Shared};
 
 /// Largest message a client may send (clients only need control frames).
 const MAX_CLIENT_MESSAGE: usize = 1024;
-/// Unsent bytes a client may pile up (a snapshot is about 150 KiB).
+/// Unsent bytes a client may pile up (a snapshot message is at most about
+/// 720 KiB: `SNAPSHOT_POINTS` points of at most 36 bytes).
 const CLIENT_WRITE_CAP: usize = 1024 * 1024;
 /// A client that does not take a message within this long is dropped.
 const SEND_TIMEOUT: Duration = Duration::from_secs(5);
@@ -34,6 +35,7 @@ const PAGE: &str = include_str!("page.html");
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/", get(page))
+        .route("/favicon.svg", get(favicon))
         .route("/health", get(health))
         .route("/api/v1/price", get(price))
         .route("/api/v1/compare", get(compare))
@@ -50,6 +52,18 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
 
 async fn page() -> Html<&'static str> {
     Html(PAGE)
+}
+
+/// The page's icon, embedded like the page.
+async fn favicon() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "max-age=86400"),
+        ],
+        include_str!("favicon.svg"),
+    )
+        .into_response()
 }
 
 pub(crate) fn json_response(value: &impl serde::Serialize) -> Response {
@@ -399,10 +413,15 @@ async fn client(socket: WebSocket, s: Arc<Shared>, slot: admission::Slot) {
     let mut deltas = s.deltas.subscribe();
     let snapshot = s.snapshot.borrow().clone();
     let mut dropped = false;
-    if tokio::time::timeout(SEND_TIMEOUT, tx.send(Message::Text(snapshot)))
-        .await
-        .is_ok()
-    {
+    let mut sent = true;
+    for part in snapshot.iter() {
+        let done = tokio::time::timeout(SEND_TIMEOUT, tx.send(Message::Text(part.clone()))).await;
+        if !matches!(done, Ok(Ok(()))) {
+            sent = false;
+            break;
+        }
+    }
+    if sent {
         loop {
             tokio::select! {
                 delta = deltas.recv() => match delta {

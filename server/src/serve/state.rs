@@ -74,9 +74,11 @@ pub(crate) struct Counters {
 pub(crate) struct Shared {
     /// The latest estimate: one writer (the engine), many readers, no locks.
     pub(crate) latest: LatestCell,
-    /// The snapshot a new WebSocket client gets first (JSON). `Utf8Bytes`
-    /// is reference-counted: every client sends the same buffer.
-    pub(crate) snapshot: watch::Sender<Utf8Bytes>,
+    /// The snapshot a new WebSocket client gets first (JSON): every point
+    /// of the window, newest first, in messages of at most
+    /// `SNAPSHOT_POINTS` points (a "snapshot", then "older" ones).
+    /// `Utf8Bytes` is reference-counted: every client sends the same buffers.
+    pub(crate) snapshot: watch::Sender<Arc<[Utf8Bytes]>>,
     /// Deltas for every client (JSON), a bounded queue each.
     pub(crate) deltas: broadcast::Sender<Utf8Bytes>,
     pub(crate) counters: Counters,
@@ -110,9 +112,9 @@ impl Shared {
         exchange: Option<Arc<Exchange>>,
         history: Option<std::path::PathBuf>,
     ) -> Arc<Self> {
-        let (snapshot, _) = watch::channel(Utf8Bytes::from_static(
+        let (snapshot, _) = watch::channel(Arc::from([Utf8Bytes::from_static(
             r#"{"type":"snapshot","estimate":null,"points":[]}"#,
-        ));
+        )]));
         let (deltas, _) = broadcast::channel(CLIENT_QUEUE);
         Arc::new(Self {
             latest: LatestCell::new(),
