@@ -66,7 +66,12 @@ fn browse_with(
     let shot = artifacts.join(name);
     let out = Command::new("node")
         .arg(root.join("tools/browser").join(script))
-        .arg(format!("http://{addr}/"))
+        // `addr` may carry a path and query: `127.0.0.1:8080/?renderer=canvas`.
+        .arg(if addr.contains('/') {
+            format!("http://{addr}")
+        } else {
+            format!("http://{addr}/")
+        })
         .arg(&shot)
         .arg("30000")
         .args(extra)
@@ -214,8 +219,21 @@ fn the_page_shows_the_servers_state_not_just_its_connection() {
         "finished",
         &["estimate"],
     );
+    // And without WebGL, the same page drawn with Canvas 2D.
+    let canvas = browse_state(
+        &format!("{}/?renderer=canvas", ended.addr),
+        "page-canvas2d.png",
+        "finished",
+        &["estimate"],
+    );
     let api = fiatline_testkit::process::get_json(&ended.addr, "/api/v1/price").unwrap();
     drop(ended);
+    for size in ["desktop", "phone"] {
+        assert_eq!(seen[size]["renderer"], "webgl", "{seen}");
+        assert_eq!(canvas[size]["renderer"], "canvas2d", "{canvas}");
+        // The same points in the price range, however drawn.
+        assert_eq!(canvas[size]["drawn"], seen[size]["drawn"]);
+    }
     // The recording's last transaction was seen at 2021-09-30 11:50 UTC.
     let at = api["at"].as_i64().unwrap();
     let date = fiatline_adapters::UtcDate::of_unix(at).to_string();
