@@ -80,7 +80,9 @@ pub extern "C" fn fiatline_price_block(ptr: *const u8, len: usize) -> u64 {
             let _ = Transaction::parse(tx.as_bytes()).map(|t| t.txid());
         }
     }
-    let _ = txid_slots_for(1);
+    if txid_slots_for(1) <= 1 {
+        return 0;
+    }
     let mut h = Histogram::new();
     h.add(0.001);
     let _ = bins::bin_of(0.5);
