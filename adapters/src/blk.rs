@@ -246,7 +246,7 @@ impl BlkSource {
             if !self.scan_next(&mut index)? {
                 return Err(SourceError::persistent(format!(
                     "block at height {height} is not in the blk files (the chain found ends at height {})",
-                    tip + 1 - index.chain.len() as u32
+                    (tip + 1).saturating_sub(u32::try_from(index.chain.len()).unwrap_or(u32::MAX))
                 )));
             }
         }

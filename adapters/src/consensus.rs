@@ -189,7 +189,7 @@ impl Consensus {
             self.run = Some(run);
             return;
         }
-        let have = run.stats().txs as usize;
+        let have = usize::try_from(run.stats().txs).unwrap_or(usize::MAX);
         let want = (2 * have).max(have + txs);
         self.run = Some(
             match run.grow_into(

@@ -37,9 +37,12 @@ impl UtcDate {
         let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
         let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
         let mp = (5 * doy + 2) / 153;
-        let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
-        let year = (yoe + era * 400 + i64::from(month <= 2)) as i32;
+        // Day 1..=31 and month 1..=12 by construction; the year saturates
+        // for times billions of years away.
+        let day = u8::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
+        let month = u8::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
+        let year = i32::try_from(yoe + era * 400 + i64::from(month <= 2))
+            .unwrap_or(if secs < 0 { i32::MIN } else { i32::MAX });
         Self { year, month, day }
     }
 

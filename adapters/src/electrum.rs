@@ -7,6 +7,7 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use bitcoin::consensus::Encodable;
 use electrum_client::raw_client::RawClient;
 use electrum_client::{Batch, ElectrumApi, Param, RawHeaderNotification};
 use rustls::pki_types::ServerName;
@@ -365,7 +366,9 @@ impl ElectrumSource {
         }
         let txids = self.txids(client, block.height)?;
         let mut bytes = header;
-        push_compact_size(&mut bytes, txids.len() as u64);
+        // The transaction count, as a block serialises it.
+        bitcoin::consensus::encode::VarInt::from(txids.len()).consensus_encode(&mut bytes)
+            .map_err(|e| SourceError::persistent(format!("block {}: {e}", block.height)))?;
         for chunk in txids.chunks(BATCH) {
             let txs = client.batch_transaction_get_raw(chunk).map_err(|e| {
                 self.error(&format!("the transactions of block {}", block.height), e)
@@ -378,20 +381,3 @@ impl ElectrumSource {
     }
 }
 
-fn push_compact_size(out: &mut Vec<u8>, n: u64) {
-    match n {
-        0..=0xfc => out.push(n as u8),
-        0xfd..=0xffff => {
-            out.push(0xfd);
-            out.extend_from_slice(&(n as u16).to_le_bytes());
-        }
-        0x1_0000..=0xffff_ffff => {
-            out.push(0xfe);
-            out.extend_from_slice(&(n as u32).to_le_bytes());
-        }
-        _ => {
-            out.push(0xff);
-            out.extend_from_slice(&n.to_le_bytes());
-        }
-    }
-}

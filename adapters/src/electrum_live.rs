@@ -136,7 +136,7 @@ impl ElectrumLive {
         self.last_ping = now;
         self.last_subscribe = now;
         self.server = Some(server);
-        self.catch_up(tip.height as u32)
+        self.catch_up(height_of(tip.height)?)
     }
 
     /// Passes on the blocks after the last one, up to `tip`, and those a
@@ -174,7 +174,7 @@ impl ElectrumLive {
         if self.last_subscribe.elapsed() >= RESUBSCRIBE {
             self.last_subscribe = Instant::now();
             let t = server.with("a header subscription", Conn::block_headers_subscribe_raw)?;
-            tip = Some(t.height as u32);
+            tip = Some(height_of(t.height)?);
         } else {
             server.with("a ping", Conn::ping)?;
         }
@@ -182,7 +182,7 @@ impl ElectrumLive {
         loop {
             let popped = server.with("header notifications", Conn::block_headers_pop_raw)?;
             let Some(note) = popped else { break };
-            tip = tip.max(Some(note.height as u32));
+            tip = tip.max(Some(height_of(note.height)?));
         }
         // The same height may still be another block: the follower checks.
         match tip {
@@ -200,8 +200,9 @@ impl ElectrumLive {
         tracing::warn!("electrum: {url}: {e}");
         self.server = None;
         self.current = (self.current + 1) % self.urls.len();
-        let rounds = self.failed / self.urls.len() as u32;
-        let wait = if self.failed % self.urls.len() as u32 == 0 {
+        let servers = u32::try_from(self.urls.len()).unwrap_or(u32::MAX).max(1);
+        let rounds = self.failed / servers;
+        let wait = if self.failed % servers == 0 {
             Duration::from_secs(1 << rounds.min(6)).min(MAX_BACKOFF)
         } else {
             Duration::ZERO
@@ -296,4 +297,11 @@ impl LiveSource for ElectrumLive {
             (None, None) => Ok(None),
         }
     }
+}
+
+/// A height a server announced, as a block height: a server that sends one
+/// past `u32::MAX` is answering badly, not announcing a block.
+fn height_of(height: usize) -> Result<u32, SourceError> {
+    u32::try_from(height)
+        .map_err(|_| SourceError::persistent(format!("the server announced height {height}")))
 }

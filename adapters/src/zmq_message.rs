@@ -103,7 +103,7 @@ mod tests {
             1,
         )
         .unwrap();
-        let mut txid: [u8; 32] = core::array::from_fn(|i| i as u8);
+        let mut txid: [u8; 32] = core::array::from_fn(|i| u8::try_from(i).unwrap());
         txid.reverse();
         assert_eq!(
             d,

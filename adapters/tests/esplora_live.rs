@@ -59,7 +59,7 @@ fn drive(
             }
             Ok(Some(LiveEvent::Block { raw, .. })) => {
                 let block = Block::parse(&raw).unwrap();
-                let height = block.bip34_height().unwrap() as u32;
+                let height = u32::try_from(block.bip34_height().unwrap()).unwrap();
                 window.add_block(&block, height).unwrap();
             }
             Ok(Some(other)) => panic!("unexpected {other:?}"),
@@ -275,7 +275,7 @@ fn blocks_until(source: &mut EsploraLive, count: u64) -> Vec<u32> {
     let mut heights = Vec::new();
     let mut take = |e: Option<LiveEvent>| {
         if let Some(LiveEvent::Block { raw, .. }) = e {
-            heights.push(Block::parse(&raw).unwrap().bip34_height().unwrap() as u32);
+            heights.push(u32::try_from(Block::parse(&raw).unwrap().bip34_height().unwrap()).unwrap());
         }
     };
     while source.stats().blocks < count {

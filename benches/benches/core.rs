@@ -11,6 +11,8 @@ use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Thro
 use fiatline_core::{txid_slots_for, Block, PricePoint, RawOutput, Refinement, Run, Txid};
 
 const TXS: u64 = 2500;
+/// The same, as a length.
+const TXS_USIZE: usize = 2500;
 
 fn block() -> &'static [u8] {
     bitcoin_test_data::blocks::mainnet_702861()
@@ -28,8 +30,8 @@ fn group<'a>(
 /// The hot path of a consensus run: parse, txid, filter, histogram.
 fn run_block(c: &mut Criterion) {
     let bytes = block();
-    let mut slots = vec![Txid::default(); txid_slots_for(TXS as usize)];
-    let mut outputs = vec![RawOutput::default(); 2 * TXS as usize];
+    let mut slots = vec![Txid::default(); txid_slots_for(TXS_USIZE)];
+    let mut outputs = vec![RawOutput::default(); 2 * TXS_USIZE];
     let mut g = group(c, "parse+txid+filter+histogram");
     g.bench_function("fiatline", |b| {
         b.iter(|| {
@@ -106,8 +108,8 @@ fn parse(c: &mut Criterion) {
 
 /// Steps 7 to 11 on the block's histogram and outputs.
 fn estimate(c: &mut Criterion) {
-    let mut slots = vec![Txid::default(); txid_slots_for(TXS as usize)];
-    let mut outputs = vec![RawOutput::default(); 2 * TXS as usize];
+    let mut slots = vec![Txid::default(); txid_slots_for(TXS_USIZE)];
+    let mut outputs = vec![RawOutput::default(); 2 * TXS_USIZE];
     let mut run = Run::new(&mut slots, &mut outputs);
     run.add_block_bytes(block(), 702_861).unwrap();
     let mut points = vec![PricePoint::default(); 4 * run.outputs().len()];
@@ -149,7 +151,7 @@ fn day_of_blocks() -> Vec<Vec<u8>> {
 /// Bytes in memory to final price for a day: storage, 144 blocks, estimate.
 fn day(c: &mut Criterion) {
     let blocks = day_of_blocks();
-    let txs = 144 * TXS as usize;
+    let txs = 144 * TXS_USIZE;
     let mut g = c.benchmark_group("day");
     g.sample_size(10);
     g.throughput(Throughput::Elements(txs as u64));

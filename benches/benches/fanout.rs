@@ -70,7 +70,7 @@ async fn listen(url: String, seconds: u64) -> Vec<u64> {
             .nth(1)
             .and_then(|r| r.split(',').next());
         if let Some(Ok(sent)) = sent.map(str::parse::<u128>) {
-            lat.push(now_ms().saturating_sub(sent) as u64);
+            lat.push(u64::try_from(now_ms().saturating_sub(sent)).unwrap_or(u64::MAX));
         }
     }
     lat
@@ -107,16 +107,16 @@ fn main() {
     let rss = peak_rss_kib(server.pid());
     drop(server);
     latencies.sort_unstable();
-    let pct = |p: f64| {
-        let i = ((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1));
+    let pct = |per_cent: usize| {
+        let i = (latencies.len() * per_cent / 100).min(latencies.len().saturating_sub(1));
         latencies.get(i).copied().unwrap_or(0)
     };
     println!(
         "fanout: {clients} clients (+1 never reading), {seconds} s: {} deltas delivered, \
          latency p50 {} ms, p99 {} ms, max {} ms; server peak RSS {:.1} MiB",
         latencies.len(),
-        pct(0.5),
-        pct(0.99),
+        pct(50),
+        pct(99),
         latencies.last().copied().unwrap_or(0),
         rss as f64 / 1024.0
     );

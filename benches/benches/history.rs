@@ -287,12 +287,12 @@ fn query_blocks(bin: &Path, replay: &Path, db: &Path, rows: u32, queries: u32) {
 
 fn report(what: &str, mut ms: Vec<f64>, queries: u32) {
     ms.sort_by(f64::total_cmp);
-    let pct = |p: f64| ms[((ms.len() as f64 * p) as usize).min(ms.len() - 1)];
+    let pct = |per_cent: usize| ms[(ms.len() * per_cent / 100).min(ms.len() - 1)];
     println!(
         "history: {what}, {queries} queries on a new connection each: \
          p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        pct(0.5),
-        pct(0.99),
+        pct(50),
+        pct(99),
         ms[ms.len() - 1]
     );
 }

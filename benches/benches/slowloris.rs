@@ -106,7 +106,7 @@ fn attack(bin: &Path, replay: &str, connections: usize, addresses: u8, seconds: 
     // The attack runs 2 s before the probe and until it ends.
     let end = Instant::now() + Duration::from_secs(seconds + 3);
     for i in 0..connections {
-        let from = SocketAddr::from(([127, 0, 0, 2 + (i % usize::from(addresses)) as u8], 0));
+        let from = SocketAddr::from(([127, 0, 0, 2 + u8::try_from(i % usize::from(addresses)).unwrap_or(0)], 0));
         rt.spawn(slow_client(from, to, held.clone(), end));
     }
     std::thread::sleep(Duration::from_secs(2));
@@ -117,8 +117,8 @@ fn attack(bin: &Path, replay: &str, connections: usize, addresses: u8, seconds: 
     drop(rt);
     drop(server);
     ok.sort_by(f64::total_cmp);
-    let pct = |p: f64| {
-        let i = ((ok.len() as f64 * p) as usize).min(ok.len().saturating_sub(1));
+    let pct = |per_cent: usize| {
+        let i = (ok.len() * per_cent / 100).min(ok.len().saturating_sub(1));
         ok.get(i).copied().unwrap_or(f64::NAN)
     };
     println!(
@@ -127,8 +127,8 @@ fn attack(bin: &Path, replay: &str, connections: usize, addresses: u8, seconds: 
          attackers holding {held_now} connections at the end; \
          the server refused {refused} and evicted {evicted}",
         ok.len(),
-        pct(0.5),
-        pct(0.99),
+        pct(50),
+        pct(99),
         ok.last().copied().unwrap_or(f64::NAN),
     );
 }

@@ -47,7 +47,7 @@ fn add_remove(c: &mut Criterion) {
             || {
                 let mut w = window(4096);
                 for (i, tx) in txs.iter().enumerate() {
-                    let _ = w.add(tx, i as u32, 0);
+                    let _ = w.add(tx, u32::try_from(i).unwrap_or(u32::MAX), 0);
                 }
                 w
             },

@@ -25,6 +25,7 @@ pub fn bin_of(btc: f64) -> Option<usize> {
     let position = ((libm::log10(btc) + 6.0) / 12.0) * BIN_COUNT as f64;
     // `as` truncates toward zero like the reference's int(), and saturates
     // (negative positions become 0, for amounts below 1e-6 BTC).
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let mut next = (position as usize).min(BIN_COUNT);
     // The guess never overshoots for amounts of 1e-6 BTC and up; below
     // that, step back until the edge is at or under the amount.

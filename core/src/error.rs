@@ -34,6 +34,8 @@ pub struct ParseError {
 impl ParseError {
     /// Creates an error of `kind` found at byte `offset` (saturated to `u32::MAX`).
     pub const fn new(kind: ParseErrorKind, offset: usize) -> Self {
+        // Checked against u32::MAX first; a const fn cannot use `try_from`.
+        #[allow(clippy::cast_possible_truncation)]
         let offset = if offset > u32::MAX as usize {
             u32::MAX
         } else {

@@ -364,6 +364,11 @@ fn median_second_difference(path: &[Hour], room: &mut [HourPoint]) -> f64 {
 mod tests {
     use super::*;
 
+    /// A small test index as a time offset.
+    fn n(i: usize) -> u32 {
+        u32::try_from(i).unwrap()
+    }
+
     fn at(time: u32, price: f64) -> PricePoint {
         PricePoint {
             price,
@@ -384,7 +389,7 @@ mod tests {
 
     #[test]
     fn an_hour_needs_thirty_points() {
-        let points: [PricePoint; 29] = core::array::from_fn(|i| at(i as u32, 101.0));
+        let points: [PricePoint; 29] = core::array::from_fn(|i| at(n(i), 101.0));
         let mut scratch = [HourPoint::default(); 29];
         let mut path = [Hour::default(); 1];
         let r = refine_hourly(&points, 100.0, 0, &mut scratch, &mut path).unwrap();
@@ -399,7 +404,7 @@ mod tests {
     #[test]
     fn one_hour_of_a_constant_price_gives_that_price() {
         // ln(101/100), exp of it, times 100: within an ulp or two of 101.
-        let points: [PricePoint; 30] = core::array::from_fn(|i| at(7200 + i as u32, 101.0));
+        let points: [PricePoint; 30] = core::array::from_fn(|i| at(7200 + n(i), 101.0));
         let mut scratch = [HourPoint::default(); 30];
         let mut path = [Hour::default(); 1];
         let r = refine_hourly(&points, 100.0, 0, &mut scratch, &mut path).unwrap();
@@ -418,11 +423,11 @@ mod tests {
         // of each hour's centre are trimmed away).
         let mut points = [PricePoint::default(); 99];
         for (i, p) in points.iter_mut().enumerate() {
-            let hour = (i / 33) as u32;
+            let hour = n(i / 33);
             let base = [98.0, 103.0, 100.0][hour as usize];
             // Two outliers per hour, 4% above the centre but inside ±5%.
             let price = if i % 33 < 2 { base * 1.04 } else { base };
-            *p = at(hour * 3600 + i as u32 % 33, price);
+            *p = at(hour * 3600 + n(i % 33), price);
         }
         let mut scratch = [HourPoint::default(); 99];
         let mut path = [Hour::default(); 3];
@@ -440,7 +445,7 @@ mod tests {
 
     #[test]
     fn storage_errors_say_what_is_needed() {
-        let points: [PricePoint; 64] = core::array::from_fn(|i| at(i as u32 * 120, 100.0));
+        let points: [PricePoint; 64] = core::array::from_fn(|i| at(n(i) * 120, 100.0));
         let mut small = [HourPoint::default(); 10];
         let mut path = [Hour::default(); 2];
         assert_eq!(
@@ -465,7 +470,7 @@ mod tests {
 
     #[test]
     fn times_before_the_start_fall_in_negative_hours() {
-        let points: [PricePoint; 30] = core::array::from_fn(|i| at(i as u32, 100.0));
+        let points: [PricePoint; 30] = core::array::from_fn(|i| at(n(i), 100.0));
         let mut scratch = [HourPoint::default(); 30];
         let mut path = [Hour::default(); 1];
         // Times 0..30 less 7,300 s lie between -2.03 and -2.02 hours.

@@ -122,6 +122,8 @@ const BUCKET_SHIFT: u32 = 45;
 /// The bucket of the lowest interval's lower end.
 const FIRST_BUCKET: u64 = micro_union().0[0].0.to_bits() >> BUCKET_SHIFT;
 /// Buckets from the lowest interval to the highest.
+// Evaluated at compile time: a few hundred buckets.
+#[allow(clippy::cast_possible_truncation)]
 const BUCKETS: usize = ((micro_union().0[MICRO_UNION_COUNT - 1].1.to_bits() >> BUCKET_SHIFT)
     - FIRST_BUCKET
     + 1) as usize;
@@ -141,7 +143,10 @@ const fn bucket_table() -> [u16; BUCKETS] {
         while i < n && union[i].1 <= start {
             i += 1;
         }
-        out[b] = i as u16;
+        // At most MICRO_UNION_COUNT (a few hundred); a const fn cannot use `try_from`.
+        #[allow(clippy::cast_possible_truncation)]
+        let first = i as u16;
+        out[b] = first;
         b += 1;
     }
     out
@@ -150,7 +155,10 @@ const fn bucket_table() -> [u16; BUCKETS] {
 /// Returns true when `btc` lies strictly inside the band of a micro round amount.
 pub fn is_micro_round(btc: f64) -> bool {
     let bucket = (btc.to_bits() >> BUCKET_SHIFT).checked_sub(FIRST_BUCKET);
-    let Some(&first) = bucket.and_then(|b| BUCKET_FIRST.get(b as usize)) else {
+    let Some(&first) = bucket
+        .and_then(|b| usize::try_from(b).ok())
+        .and_then(|b| BUCKET_FIRST.get(b))
+    else {
         return false;
     };
     // Intervals are disjoint and ascending: the candidates start at `first`

@@ -65,8 +65,12 @@ pub fn rough_price(curve: &Curve) -> Option<Rough> {
     if !(price.is_finite() && price >= 0.0) {
         return None;
     }
+    // The reference's int(): cut toward zero (the price is finite and not
+    // negative, checked above; the cast saturates past u32::MAX).
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let price = price as u32;
     Some(Rough {
-        price: price as u32,
+        price,
         slide,
         best_score,
         neighbour_score,

@@ -127,7 +127,9 @@ impl<S: AsRef<[Txid]> + AsMut<[Txid]>> TxidSet<S> {
         let mut key = [0u8; 8];
         key.copy_from_slice(txid.get(..8)?);
         // Multiply-shift maps the key onto any slot count, not only powers of two.
-        let start = ((u128::from(u64::from_le_bytes(key)) * n as u128) >> 64) as usize;
+        // Below n, so it fits a usize.
+        let start =
+            usize::try_from((u128::from(u64::from_le_bytes(key)) * n as u128) >> 64).ok()?;
         let (tail, head) = (slots.get(start..)?, slots.get(..start)?);
         tail.iter()
             .chain(head)

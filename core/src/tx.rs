@@ -382,7 +382,7 @@ impl<'a> Iterator for Witnesses<'a> {
         }
         Some(Witness {
             reader: start,
-            left: items as usize,
+            left: usize::try_from(items).ok()?,
         })
     }
 

@@ -392,7 +392,8 @@ where
 
     fn ring_pos(&self, n: u64) -> usize {
         let len = self.ring.as_ref().len().max(1) as u64;
-        (n % len) as usize
+        // Below the ring's length, so it fits a usize.
+        usize::try_from(n % len).unwrap_or(0)
     }
 
     /// Appends to the ring and indexes it; returns the ring position.
@@ -405,7 +406,7 @@ where
         self.live += 1;
         if let Err(slot) = self.find(&entry.txid.0) {
             if let Some(s) = self.index.as_mut().get_mut(slot) {
-                *s = pos as u32 + 1;
+                *s = index_value(pos);
             }
         }
         pos
@@ -469,7 +470,7 @@ where
                     *e = entry;
                 }
                 if let Some(s) = slot.ok().and_then(|s| self.index.as_mut().get_mut(s)) {
-                    *s = to as u32 + 1;
+                    *s = index_value(to);
                 }
                 if let Some(e) = self.ring.as_mut().get_mut(from) {
                     e.live = false;
@@ -500,7 +501,11 @@ where
     fn home(&self, txid: &[u8; 32]) -> usize {
         let mut key = [0u8; 8];
         key.copy_from_slice(txid.get(..8).unwrap_or(&[0; 8]));
-        ((u128::from(u64::from_le_bytes(key)) * self.index.as_ref().len() as u128) >> 64) as usize
+        // Below the index's length, so it fits a usize.
+        usize::try_from(
+            (u128::from(u64::from_le_bytes(key)) * self.index.as_ref().len() as u128) >> 64,
+        )
+        .unwrap_or(0)
     }
 
     /// `Ok(slot)` holding `txid`, or `Err(slot)`: the empty slot where it would go.
@@ -561,6 +566,13 @@ where
             *h = 0;
         }
     }
+}
+
+/// An index slot's value for ring position `pos` (0 marks an empty slot).
+/// [`Window::new`] refuses rings of `u32::MAX - 1` entries or more, so
+/// every position fits.
+fn index_value(pos: usize) -> u32 {
+    u32::try_from(pos).map_or(u32::MAX, |p| p.saturating_add(1))
 }
 
 /// The same-day rule looks up at most five previous txids; a copy frees the

@@ -13,6 +13,22 @@ impl Lcg {
             .wrapping_add(1442695040888963407);
         (self.0 >> 11) as f64 / (1u64 << 53) as f64
     }
+
+    /// An index below `len`, from one draw.
+    fn below(&mut self, len: usize) -> usize {
+        usize::try_from(cut(self.unit() * len as f64)).unwrap() % len
+    }
+}
+
+/// Test data only: a positive float cut toward zero, as `as` does.
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+fn cut(x: f64) -> u64 {
+    x as u64
+}
+
+/// An amount in BTC, in whole sats.
+fn sats_of(btc: f64) -> u64 {
+    cut(btc * 1e8)
 }
 
 fn estimate_of(outputs: &[RawOutput]) -> Option<fiatline_core::Estimate> {
@@ -41,7 +57,7 @@ fn log_uniform_amounts_score_below_0_3() {
                 .map(|_| {
                     let btc = 10f64.powf(-4.9 + 9.8 * rng.unit());
                     RawOutput {
-                        sats: (btc * 1e8) as u64,
+                        sats: sats_of(btc),
                         height: 1,
                         time: 1,
                     }
@@ -65,11 +81,11 @@ fn round_usd_payments_at_a_known_price_score_high() {
             let btc = if i % 3 == 0 {
                 10f64.powf(-4.9 + 9.8 * rng.unit())
             } else {
-                let u = usd[(rng.unit() * usd.len() as f64) as usize % usd.len()];
+                let u = usd[rng.below(usd.len())];
                 u / 60_000.0 * (1.0 + 0.006 * (rng.unit() - 0.5))
             };
             RawOutput {
-                sats: (btc * 1e8) as u64,
+                sats: sats_of(btc),
                 height: 1,
                 time: 1,
             }

@@ -113,7 +113,7 @@ proptest! {
         let mut s = seed | 1;
         for i in (1..shuffled.len()).rev() {
             s ^= s << 13; s ^= s >> 7; s ^= s << 17;
-            shuffled.swap(i, (s % (i as u64 + 1)) as usize);
+            shuffled.swap(i, usize::try_from(s % (i as u64 + 1)).unwrap());
         }
         let (b, path_b) = refine(&shuffled, central, 1_700_000_000);
         prop_assert_eq!(a, b);
@@ -148,7 +148,7 @@ proptest! {
         let pts: Vec<_> = (0..24 * per_hour)
             .map(|i| PricePoint {
                 price: central,
-                time: 1_700_000_000 + (i / per_hour) as u32 * 3600 + (i % per_hour) as u32,
+                time: 1_700_000_000 + u32::try_from(i / per_hour).unwrap() * 3600 + u32::try_from(i % per_hour).unwrap(),
                 ..PricePoint::default()
             })
             .collect();

@@ -61,7 +61,7 @@ fn expiry_and_removal_leave_exactly_the_rest() {
     let txs = real_txs();
     let mut w = window(3000, 100);
     for (i, raw) in txs.iter().enumerate() {
-        w.add_bytes(raw, 1000 + i as u32 / 10, 0).unwrap();
+        w.add_bytes(raw, 1000 + u32::try_from(i / 10).unwrap(), 0).unwrap();
     }
     assert_eq!(w.len(), 2500);
     // Removed early: every third transaction.
@@ -79,7 +79,7 @@ fn expiry_and_removal_leave_exactly_the_rest() {
     let expected_live: Vec<Txid> = txs
         .iter()
         .enumerate()
-        .filter(|(i, _)| i % 3 != 0 && 1000 + *i as u32 / 10 + 100 > 1250)
+        .filter(|(i, _)| i % 3 != 0 && 1000 + u32::try_from(*i / 10).unwrap() + 100 > 1250)
         .map(|(_, t)| Transaction::parse(t).unwrap().txid())
         .collect();
     assert_eq!(w.len(), expected_live.len());
@@ -209,7 +209,7 @@ fn removed_transactions_free_their_room_at_once() {
     let txs = real_txs();
     let mut w = window(10, 100);
     for (i, raw) in txs[..10].iter().enumerate() {
-        w.add_bytes(raw, i as u32, 0).unwrap();
+        w.add_bytes(raw, u32::try_from(i).unwrap(), 0).unwrap();
     }
     for i in [3, 6] {
         assert!(w.remove(&Transaction::parse(&txs[i]).unwrap().txid()));
@@ -235,7 +235,7 @@ fn a_grown_window_keeps_everything_and_prices_the_same() {
     let txs = real_txs();
     let mut small = window(txs.len(), 86_400);
     for (i, raw) in txs.iter().enumerate() {
-        small.add_bytes(raw, 1_000 + i as u32, 7).unwrap();
+        small.add_bytes(raw, 1_000 + u32::try_from(i).unwrap(), 7).unwrap();
     }
     // A removal leaves a dead entry inside the ring; growing skips it.
     let gone = Transaction::parse(&txs[10]).unwrap().txid();

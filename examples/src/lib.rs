@@ -32,7 +32,7 @@ pub fn price_recent(
         eprint!("\rblock {} ", block.height);
         let parsed = fiatline_core::Block::parse(&bytes)?;
         if !run.has_room_for(parsed.tx_count()) {
-            let more = 2 * (run.stats().txs as usize + parsed.tx_count());
+            let more = 2 * (usize::try_from(run.stats().txs).unwrap_or(usize::MAX / 4) + parsed.tx_count());
             run = std::mem::replace(&mut run, Run::new(Vec::new(), Vec::new()))
                 .grow_into(
                     vec![Txid::default(); txid_slots_for(more)],
@@ -90,7 +90,7 @@ pub fn follow(
                 now = now.max(time);
                 match Block::parse(&raw) {
                     Ok(block) => {
-                        let height = block.bip34_height().unwrap_or(0) as u32;
+                        let height = u32::try_from(block.bip34_height().unwrap_or(0)).unwrap_or(0);
                         eprintln!("block {height}");
                         // First seen on arrival, as the mempool's are: the
                         // header's time can be hours off.

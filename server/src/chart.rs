@@ -11,7 +11,7 @@ use std::path::Path;
 use fiatline_core::{chart_half_range, PricePoint};
 use plotters::prelude::*;
 
-use crate::report::thousands;
+use crate::report::dollars;
 use fiatline_adapters::consensus::Outcome;
 use fiatline_adapters::hourly::Hourly;
 
@@ -72,6 +72,8 @@ struct Chart {
     /// (x, price, time): x is the block height plus the point's place in its block.
     points: Vec<(f64, f64, u32)>,
     x_range: (f64, f64),
+    /// Blocks on the x axis.
+    blocks: u32,
     /// With the hourly refinement: each hour's price at the mean x of its
     /// points, and the refined price.
     path: Vec<(f64, f64)>,
@@ -99,13 +101,13 @@ impl Chart {
         let title = match &outcome.hourly {
             None => format!(
                 "{title}: ${} ({blocks} block{plural})",
-                thousands(price as u64)
+                dollars(price)
             ),
             Some(h) => format!(
                 "{title}: ${} hourly, grade {} (reference ${}, {blocks} block{plural})",
-                thousands(h.refined.price as u64),
+                dollars(h.refined.price),
                 h.refined.grade,
-                thousands(price as u64)
+                dollars(price)
             ),
         };
         Self {
@@ -115,6 +117,7 @@ impl Chart {
             hi,
             points,
             x_range,
+            blocks: outcome.heights.map_or(1, |(a, b)| b.saturating_sub(a) + 1),
             path,
             refined,
         }
@@ -167,7 +170,7 @@ impl Chart {
             .x_desc("block height")
             .y_desc("USD per BTC")
             // One label per block on short runs, ten at most on long ones.
-            .x_labels(((self.x_range.1 - self.x_range.0) as usize + 1).min(10))
+            .x_labels(usize::try_from(self.blocks.min(10)).unwrap_or(10))
             .x_label_formatter(&|x| {
                 if x.fract() == 0.0 {
                     format!("{x:.0}")
@@ -175,7 +178,7 @@ impl Chart {
                     String::new()
                 }
             })
-            .y_label_formatter(&|y| format!("${}", thousands(*y as u64)))
+            .y_label_formatter(&|y| format!("${}", dollars(*y)))
             .draw()
             .map_err(err)?;
         chart

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use fiatline_adapters::UtcDate;
 use fiatline_core::{PricePoint, RefineError};
 
-use crate::report::thousands;
+use crate::report::{dollars, thousands};
 use crate::RefineArgs;
 use fiatline_adapters::hourly::Hourly;
 use fiatline_adapters::report::RefinedDay;
@@ -223,9 +223,9 @@ pub(crate) fn run(args: &RefineArgs) -> Result<(), RefineCmdError> {
     } else {
         println!(
             "{date} price: ${} (hourly, grade {}; central ${})",
-            thousands(r.price as u64),
+            dollars(r.price),
             r.grade,
-            thousands(args.central as u64)
+            dollars(args.central)
         );
         eprintln!(
             "{} points, {} within 5% of the central price, {} hour(s) with 30+: open ${}, \
@@ -233,10 +233,10 @@ pub(crate) fn run(args: &RefineArgs) -> Result<(), RefineCmdError> {
             thousands(points.len() as u64),
             thousands(r.kept as u64),
             r.hours,
-            thousands(r.open as u64),
-            thousands(r.high as u64),
-            thousands(r.low as u64),
-            thousands(r.close as u64),
+            dollars(r.open),
+            dollars(r.high),
+            dollars(r.low),
+            dollars(r.close),
             r.confidence,
             r.grade
         );

@@ -64,12 +64,12 @@ impl Report {
     /// reference's: `price: $44,009 (hourly, grade D; reference $44,806)`.
     pub(crate) fn line(&self) -> String {
         let price = match &self.hourly {
-            None => format!("price: ${}", thousands(self.price as u64)),
+            None => format!("price: ${}", dollars(self.price)),
             Some(h) => format!(
                 "price: ${} (hourly, grade {}; reference ${})",
-                thousands(h.refined as u64),
+                dollars(h.refined),
                 h.grade,
-                thousands(self.price as u64)
+                dollars(self.price)
             ),
         };
         let line = match &self.date {
@@ -82,7 +82,7 @@ impl Report {
                 exchange: Some(x),
                 difference_percent: Some(d),
                 ..
-            }) => format!("{line} (exchange ${}, {d:+.2}%)", thousands(*x as u64)),
+            }) => format!("{line} (exchange ${}, {d:+.2}%)", dollars(*x)),
             Some(c) => format!(
                 "{line} (no exchange comparison: {})",
                 c.reason.as_deref().unwrap_or("unknown")
@@ -114,10 +114,10 @@ impl Report {
                  confidence {:.2} (grade {}: the chance of being within 0.5% of the \
                  exchanges' (high+low)/2)",
                 h.hours,
-                thousands(h.open as u64),
-                thousands(h.high as u64),
-                thousands(h.low as u64),
-                thousands(h.close as u64),
+                dollars(h.open),
+                dollars(h.high),
+                dollars(h.low),
+                dollars(h.close),
                 self.confidence,
                 h.grade,
             );
@@ -262,6 +262,16 @@ impl Format {
             }
         }
     }
+}
+
+/// A price in whole dollars with thousands separators: cut toward zero,
+/// as the reference prints `int(price)` (a negative or NaN price, which no
+/// estimate gives, shows as 0).
+pub(crate) fn dollars(usd: f64) -> String {
+    // Rust's float-to-integer cast saturates (NaN to 0): the cut is the intent.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let whole = usd as u64;
+    thousands(whole)
 }
 
 pub(crate) fn thousands(n: u64) -> String {

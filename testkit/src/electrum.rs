@@ -295,7 +295,7 @@ fn call(state: &State, req: &Value, subscribed: &AtomicBool) -> Value {
             .as_u64()
             .and_then(visible)
             .and_then(|h| chain.at(h))
-            .and_then(|b| b.txs.get(p[1].as_u64()? as usize))
+            .and_then(|b| b.txs.get(usize::try_from(p[1].as_u64()?).ok()?))
             .map(|(txid, _)| json!(display_hex(txid)))
             .ok_or("No tx in position"),
         "blockchain.transaction.get" => p[0]

@@ -59,15 +59,17 @@ pub fn block_702861() -> &'static [u8] {
 }
 
 fn push_compact_size(out: &mut Vec<u8>, n: usize) {
+    // Little-endian, cut to the width the prefix announces.
+    let le = (n as u64).to_le_bytes();
     match n {
-        0..=0xfc => out.push(n as u8),
+        0..=0xfc => out.extend_from_slice(&le[..1]),
         0xfd..=0xffff => {
             out.push(0xfd);
-            out.extend_from_slice(&(n as u16).to_le_bytes());
+            out.extend_from_slice(&le[..2]);
         }
         _ => {
             out.push(0xfe);
-            out.extend_from_slice(&(n as u32).to_le_bytes());
+            out.extend_from_slice(&le[..4]);
         }
     }
 }
@@ -212,7 +214,7 @@ impl Chain {
         let mut prev = parent;
         let mut blocks = Vec::with_capacity(times.len());
         for (i, time) in times.into_iter().enumerate() {
-            let height = first + i as u32;
+            let height = first + u32::try_from(i).expect("fewer than 2^32 blocks");
             let kept = &all[..keep(i).min(all.len())];
             let mut bytes = original[..80].to_vec();
             bytes[4..36].copy_from_slice(&prev);
@@ -251,7 +253,7 @@ impl Chain {
                     }
                     // A spend of a transaction some blocks back, spread
                     // over distances 1..=reach by the transaction's index.
-                    let back = 1 + (n as u32).wrapping_mul(7919) % reach.max(1);
+                    let back = 1 + u32::try_from(n).unwrap_or(0).wrapping_mul(7919) % reach.max(1);
                     let earlier = i
                         .checked_sub(back as usize)
                         .filter(|_| reach > 0)

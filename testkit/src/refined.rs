@@ -61,14 +61,14 @@ pub fn vectors() -> Vec<Vector> {
                 file,
                 central: f("central"),
                 day_start: v["day_start"].as_i64().expect("day_start"),
-                points: v["points"].as_u64().map(|n| n as usize),
+                points: v["points"].as_u64().and_then(|n| usize::try_from(n).ok()),
                 price: f("price"),
                 range: f("R"),
                 edge: f("edge"),
                 noise: f("noise"),
                 confidence: f("confidence"),
                 grade: v["grade"].as_str().expect("grade").to_owned(),
-                hours: v["hours"].as_u64().expect("hours") as usize,
+                hours: usize::try_from(v["hours"].as_u64().expect("hours")).expect("hours"),
                 fallback: v["fallback"].as_bool().expect("fallback"),
             }
         })

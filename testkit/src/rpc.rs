@@ -163,7 +163,7 @@ fn call(chain: &Chain, mempool: &Mempool, request: &Value) -> Value {
         "getblockcount" => Ok(json!(chain.tip())),
         "getblockhash" => params[0]
             .as_u64()
-            .and_then(|h| chain.header(h as u32))
+            .and_then(|h| u32::try_from(h).ok().and_then(|h| chain.header(h)))
             .map(|(h, _)| json!(display_hex(&h)))
             .ok_or((-8, "Block height out of range")),
         "getblockheader" => hash(0)

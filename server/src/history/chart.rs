@@ -10,7 +10,7 @@ use fiatline_adapters::UtcDate;
 use plotters::prelude::*;
 
 use super::store::{BlockRow, Day};
-use crate::report::thousands;
+use crate::report::dollars;
 
 /// One line of the chart: its name, colour, and (Unix time, USD) points.
 struct Line {
@@ -145,14 +145,14 @@ impl Frame<'_> {
             .y_desc("USD per BTC")
             .x_labels(8)
             .x_label_formatter(&|d| {
-                let t = (d * 86_400.0).round() as i64;
+                let t = unix_of_day(*d);
                 let date = UtcDate::of_unix(t);
                 match t.rem_euclid(86_400) {
                     0 => date.to_string(),
                     s => format!("{date} {:02}:{:02}", s / 3600, s % 3600 / 60),
                 }
             })
-            .y_label_formatter(&|y| format!("${}", thousands(y.max(0.0) as u64)))
+            .y_label_formatter(&|y| format!("${}", dollars(y.max(0.0))))
             .draw()
             .map_err(err)?;
         for line in self.lines {
@@ -175,4 +175,13 @@ impl Frame<'_> {
             .map_err(err)?;
         root.present().map_err(err)
     }
+}
+
+/// The Unix time of a position on the axis (days since 1970), to the
+/// second.
+fn unix_of_day(day: f64) -> i64 {
+    // A saturating cast: the axis' ticks lie between stored times.
+    #[allow(clippy::cast_possible_truncation)]
+    let t = (day * 86_400.0).round() as i64;
+    t
 }

@@ -8,7 +8,7 @@ use fiatline_adapters::{parse_dates, UtcDate};
 
 use super::store::{BlockRow, Day, Store};
 use super::HistoryError;
-use crate::report::thousands;
+use crate::report::dollars;
 use crate::HistoryArgs;
 
 /// The earliest and latest dates a range may name.
@@ -50,7 +50,7 @@ pub(crate) fn run(args: &HistoryArgs) -> Result<(), HistoryError> {
                     "{} {} ${}",
                     b.height,
                     UtcDate::of_unix(b.time),
-                    thousands(b.price.round() as u64)
+                    dollars(b.price.round())
                 );
             }
         }
@@ -70,9 +70,9 @@ pub(crate) fn run(args: &HistoryArgs) -> Result<(), HistoryError> {
         for d in &days {
             let refined = d
                 .refined
-                .map(|r| format!(" (refined ${})", thousands(r.round() as u64)))
+                .map(|r| format!(" (refined ${})", dollars(r.round())))
                 .unwrap_or_default();
-            println!("{} ${}{refined}", d.date, thousands(d.price.round() as u64));
+            println!("{} ${}{refined}", d.date, dollars(d.price.round()));
         }
     }
     Ok(())

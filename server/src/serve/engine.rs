@@ -18,7 +18,7 @@ use fiatline_core::{
 };
 
 use super::state::Shared;
-use crate::report::thousands;
+use crate::report::{dollars, thousands};
 
 /// How often the estimate is refreshed and deltas go out.
 pub(crate) const TICK: Duration = Duration::from_millis(500);
@@ -330,9 +330,9 @@ impl Engine {
                     price: e.price,
                     rough: e.rough,
                     confidence: e.confidence,
-                    points: e.points as u32,
-                    points_in_range: e.points_in_range as u32,
-                    outputs: e.outputs as u32,
+                    points: u32::try_from(e.points).unwrap_or(u32::MAX),
+                    points_in_range: u32::try_from(e.points_in_range).unwrap_or(u32::MAX),
+                    outputs: u32::try_from(e.outputs).unwrap_or(u32::MAX),
                     oldest,
                     newest,
                     at: now,
@@ -353,7 +353,7 @@ impl Engine {
                         confidence = e.confidence,
                         transactions = self.window.len(),
                         "price: ${} (confidence {:.2}, {} transactions in the window)",
-                        thousands(e.price as u64),
+                        dollars(e.price),
                         e.confidence,
                         thousands(self.window.len() as u64)
                     );

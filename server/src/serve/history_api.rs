@@ -48,6 +48,14 @@ async fn with_store<T: Send + 'static>(
     }
 }
 
+/// A price rounded to the dollar, as mempool.space gives its prices.
+fn whole_usd(usd: f64) -> i64 {
+    // A saturating cast of a rounded price: exact for any real price.
+    #[allow(clippy::cast_possible_truncation)]
+    let whole = usd.round() as i64;
+    whole
+}
+
 /// The headline price of a stored day: the hourly refinement's where
 /// there is one, else the reference's.
 fn headline(d: &Day) -> f64 {
@@ -179,7 +187,7 @@ async fn blocks(s: Arc<Shared>, from: &str, to: &str, wants_csv: bool) -> Respon
 /// the live on-chain estimate.
 pub(crate) async fn prices(State(s): State<Arc<Shared>>) -> Response {
     match s.latest.read::<Latest>() {
-        Some(l) => json_response(&json!({ "time": l.at, "USD": l.price.round() as i64 })),
+        Some(l) => json_response(&json!({ "time": l.at, "USD": whole_usd(l.price) })),
         None => error(StatusCode::SERVICE_UNAVAILABLE, "no estimate yet"),
     }
 }
@@ -211,7 +219,7 @@ pub(crate) async fn historical_price(State(s): State<Arc<Shared>>, Query(q): Par
     };
     let prices: Vec<_> = days
         .iter()
-        .map(|d| json!({ "time": d.time, "USD": headline(d).round() as i64 }))
+        .map(|d| json!({ "time": d.time, "USD": whole_usd(headline(d)) }))
         .collect();
     json_response(&json!({ "prices": prices, "exchangeRates": {} }))
 }
