@@ -41,8 +41,11 @@ impl UtcDate {
         // for times billions of years away.
         let day = u8::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
         let month = u8::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
-        let year = i32::try_from(yoe + era * 400 + i64::from(month <= 2))
-            .unwrap_or(if secs < 0 { i32::MIN } else { i32::MAX });
+        let year = i32::try_from(yoe + era * 400 + i64::from(month <= 2)).unwrap_or(if secs < 0 {
+            i32::MIN
+        } else {
+            i32::MAX
+        });
         Self { year, month, day }
     }
 

@@ -367,7 +367,8 @@ impl ElectrumSource {
         let txids = self.txids(client, block.height)?;
         let mut bytes = header;
         // The transaction count, as a block serialises it.
-        bitcoin::consensus::encode::VarInt::from(txids.len()).consensus_encode(&mut bytes)
+        bitcoin::consensus::encode::VarInt::from(txids.len())
+            .consensus_encode(&mut bytes)
             .map_err(|e| SourceError::persistent(format!("block {}: {e}", block.height)))?;
         for chunk in txids.chunks(BATCH) {
             let txs = client.batch_transaction_get_raw(chunk).map_err(|e| {
@@ -380,4 +381,3 @@ impl ElectrumSource {
         Ok(bytes)
     }
 }
-

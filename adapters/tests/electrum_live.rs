@@ -41,12 +41,18 @@ fn blocks_until(source: &mut ElectrumLive, count: u64) -> Vec<(u32, [u8; 32])> {
         if let Ok(Some(LiveEvent::Block { raw, .. })) = source.next_event(Duration::from_millis(20))
         {
             let b = Block::parse(&raw).unwrap();
-            seen.push((u32::try_from(b.bip34_height().unwrap()).unwrap(), b.header().block_hash()));
+            seen.push((
+                u32::try_from(b.bip34_height().unwrap()).unwrap(),
+                b.header().block_hash(),
+            ));
         }
     }
     while let Ok(Some(LiveEvent::Block { raw, .. })) = source.next_event(Duration::ZERO) {
         let b = Block::parse(&raw).unwrap();
-        seen.push((u32::try_from(b.bip34_height().unwrap()).unwrap(), b.header().block_hash()));
+        seen.push((
+            u32::try_from(b.bip34_height().unwrap()).unwrap(),
+            b.header().block_hash(),
+        ));
     }
     seen
 }

@@ -275,7 +275,8 @@ fn blocks_until(source: &mut EsploraLive, count: u64) -> Vec<u32> {
     let mut heights = Vec::new();
     let mut take = |e: Option<LiveEvent>| {
         if let Some(LiveEvent::Block { raw, .. }) = e {
-            heights.push(u32::try_from(Block::parse(&raw).unwrap().bip34_height().unwrap()).unwrap());
+            heights
+                .push(u32::try_from(Block::parse(&raw).unwrap().bip34_height().unwrap()).unwrap());
         }
     };
     while source.stats().blocks < count {

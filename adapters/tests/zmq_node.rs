@@ -65,7 +65,13 @@ fn the_mempool_is_loaded_at_start_parents_first_once_the_node_answers() {
         .skip(1)
         .take(300)
         .enumerate()
-        .map(|(i, t)| (t.txid().0, t.as_bytes().to_vec(), START + u32::try_from(i / 10).unwrap()))
+        .map(|(i, t)| {
+            (
+                t.txid().0,
+                t.as_bytes().to_vec(),
+                START + u32::try_from(i / 10).unwrap(),
+            )
+        })
         .collect();
     let node = RpcServer::start(Chain::generate_light(1, vec![1], 1), "u", "p");
     node.mempool.lock().unwrap().extend(pool.iter().cloned());

@@ -106,7 +106,15 @@ fn attack(bin: &Path, replay: &str, connections: usize, addresses: u8, seconds: 
     // The attack runs 2 s before the probe and until it ends.
     let end = Instant::now() + Duration::from_secs(seconds + 3);
     for i in 0..connections {
-        let from = SocketAddr::from(([127, 0, 0, 2 + u8::try_from(i % usize::from(addresses)).unwrap_or(0)], 0));
+        let from = SocketAddr::from((
+            [
+                127,
+                0,
+                0,
+                2 + u8::try_from(i % usize::from(addresses)).unwrap_or(0),
+            ],
+            0,
+        ));
         rt.spawn(slow_client(from, to, held.clone(), end));
     }
     std::thread::sleep(Duration::from_secs(2));

@@ -61,7 +61,8 @@ fn expiry_and_removal_leave_exactly_the_rest() {
     let txs = real_txs();
     let mut w = window(3000, 100);
     for (i, raw) in txs.iter().enumerate() {
-        w.add_bytes(raw, 1000 + u32::try_from(i / 10).unwrap(), 0).unwrap();
+        w.add_bytes(raw, 1000 + u32::try_from(i / 10).unwrap(), 0)
+            .unwrap();
     }
     assert_eq!(w.len(), 2500);
     // Removed early: every third transaction.
@@ -235,7 +236,9 @@ fn a_grown_window_keeps_everything_and_prices_the_same() {
     let txs = real_txs();
     let mut small = window(txs.len(), 86_400);
     for (i, raw) in txs.iter().enumerate() {
-        small.add_bytes(raw, 1_000 + u32::try_from(i).unwrap(), 7).unwrap();
+        small
+            .add_bytes(raw, 1_000 + u32::try_from(i).unwrap(), 7)
+            .unwrap();
     }
     // A removal leaves a dead entry inside the ring; growing skips it.
     let gone = Transaction::parse(&txs[10]).unwrap().txid();

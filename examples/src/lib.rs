@@ -32,7 +32,8 @@ pub fn price_recent(
         eprint!("\rblock {} ", block.height);
         let parsed = fiatline_core::Block::parse(&bytes)?;
         if !run.has_room_for(parsed.tx_count()) {
-            let more = 2 * (usize::try_from(run.stats().txs).unwrap_or(usize::MAX / 4) + parsed.tx_count());
+            let more = 2
+                * (usize::try_from(run.stats().txs).unwrap_or(usize::MAX / 4) + parsed.tx_count());
             run = std::mem::replace(&mut run, Run::new(Vec::new(), Vec::new()))
                 .grow_into(
                     vec![Txid::default(); txid_slots_for(more)],

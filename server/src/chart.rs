@@ -99,10 +99,7 @@ impl Chart {
         let blocks = outcome.stats.blocks;
         let plural = if blocks == 1 { "" } else { "s" };
         let title = match &outcome.hourly {
-            None => format!(
-                "{title}: ${} ({blocks} block{plural})",
-                dollars(price)
-            ),
+            None => format!("{title}: ${} ({blocks} block{plural})", dollars(price)),
             Some(h) => format!(
                 "{title}: ${} hourly, grade {} (reference ${}, {blocks} block{plural})",
                 dollars(h.refined.price),

@@ -210,7 +210,12 @@ struct Day {
 
 impl Day {
     fn new() -> Self {
-        let chain = Chain::generate(840_000, 14, u32::try_from(MIDNIGHT).unwrap() + 1800, 4 * 3600);
+        let chain = Chain::generate(
+            840_000,
+            14,
+            u32::try_from(MIDNIGHT).unwrap() + 1800,
+            4 * 3600,
+        );
         let rpc = RpcServer::start(chain.clone(), "alice", "pw");
         Self { chain, rpc }
     }

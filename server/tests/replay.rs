@@ -117,7 +117,10 @@ fn a_truncated_gzip_fails_loudly_and_keeps_what_was_read() {
     );
     let price = get_json(&serve.addr, "/api/v1/price").unwrap();
     let kept = price["stats"]["received"].as_u64().unwrap();
-    assert!(kept > 1000 && usize::try_from(kept).unwrap() < lines.len(), "{price}");
+    assert!(
+        kept > 1000 && usize::try_from(kept).unwrap() < lines.len(),
+        "{price}"
+    );
     drop(serve);
 
     // record: exit 3, the reason, and every line read written out whole.

@@ -46,7 +46,11 @@ pub fn write_blocks(
         for &i in indices {
             let block = &chain.blocks[i].bytes;
             file.extend_from_slice(&magic);
-            file.extend_from_slice(&u32::try_from(block.len()).expect("a block under 4 GB").to_le_bytes());
+            file.extend_from_slice(
+                &u32::try_from(block.len())
+                    .expect("a block under 4 GB")
+                    .to_le_bytes(),
+            );
             file.extend_from_slice(block);
         }
         if let Some(key) = key {
