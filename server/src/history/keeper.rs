@@ -156,7 +156,17 @@ impl Keeper {
 
     /// Brings the per-block rows to the source's tip: rows of blocks a
     /// reorganisation disconnected go, each connected block gets its row.
+    /// After a failure the follower starts again from the last row stored,
+    /// so the blocks it had passed on but not stored are not lost.
     fn follow_blocks(&mut self) -> Result<(), FeedError> {
+        let result = self.follow_blocks_once();
+        if result.is_err() {
+            self.following = Following::default();
+        }
+        result
+    }
+
+    fn follow_blocks_once(&mut self) -> Result<(), FeedError> {
         let Some(source) = &self.blocks else {
             return Ok(());
         };
