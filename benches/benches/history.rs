@@ -215,74 +215,61 @@ fn main() {
         "2",
     );
     println!("history: backfill of {light_days} light days (one 1,000-tx block each), --jobs 2: {secs:.1} s");
-    let replay = root.join("samples/replay-702861.jsonl.gz");
-    let server = Serve::start(
-        &bin,
-        &[
-            "--source",
-            "replay",
-            "--replay",
-            replay.to_str().expect("UTF-8"),
-            "--db",
-            db.to_str().expect("UTF-8"),
-        ],
-    );
-    let mut ms = Vec::new();
-    let mut bytes = 0;
-    for _ in 0..queries {
-        let start = Instant::now();
-        let body = get(&server.addr, "/api/v1/history").expect("an answer");
-        ms.push(start.elapsed().as_secs_f64() * 1e3);
-        bytes = body.len();
-        assert!(body.contains("\"days\""), "{body}");
-    }
-    report(
-        &format!("GET /api/v1/history, {light_days} days ({bytes} bytes)"),
-        ms,
+    let served = Served {
+        bin: &bin,
+        replay: &root.join("samples/replay-702861.jsonl.gz"),
+        db: &db,
         queries,
-    );
-    drop(server);
-
+    };
+    served.time("/api/v1/history", "days", &format!("{light_days} days"));
     // A year of blocks: 52,560 rows, asked for as one range.
-    query_blocks(
-        &bin,
-        &replay,
-        &db,
-        if smoke { 5_000 } else { 52_560 },
-        queries,
+    let rows = if smoke { 5_000 } else { 52_560 };
+    write_block_rows(&db, rows);
+    served.time(
+        "/api/v1/history?resolution=block&from=2024-01-01&to=2024-12-31",
+        "blocks",
+        &format!("{rows} blocks"),
     );
 }
 
-/// Writes `rows` block rows into `db`, then times `serve --db`'s answer
-/// for all of them.
-fn query_blocks(bin: &Path, replay: &Path, db: &Path, rows: u32, queries: u32) {
-    write_block_rows(db, rows);
-    let server = Serve::start(
-        bin,
-        &[
-            "--source",
-            "replay",
-            "--replay",
-            replay.to_str().expect("UTF-8"),
-            "--db",
-            db.to_str().expect("UTF-8"),
-        ],
-    );
-    let path = "/api/v1/history?resolution=block&from=2024-01-01&to=2024-12-31";
-    let mut ms = Vec::new();
-    let mut bytes = 0;
-    for _ in 0..queries {
-        let start = Instant::now();
-        let body = get(&server.addr, path).expect("an answer");
-        ms.push(start.elapsed().as_secs_f64() * 1e3);
-        bytes = body.len();
-        assert!(body.contains("\"blocks\""), "{body}");
+/// `serve --db` over a history file, asked the same path again and again.
+struct Served<'a> {
+    bin: &'a Path,
+    replay: &'a Path,
+    db: &'a Path,
+    queries: u32,
+}
+
+impl Served<'_> {
+    /// Times `queries` answers to `path`, each on a new connection, each
+    /// holding `key`; `what` names the rows in the report.
+    fn time(&self, path: &str, key: &str, what: &str) {
+        let server = Serve::start(
+            self.bin,
+            &[
+                "--source",
+                "replay",
+                "--replay",
+                self.replay.to_str().expect("UTF-8"),
+                "--db",
+                self.db.to_str().expect("UTF-8"),
+            ],
+        );
+        let mut ms = Vec::new();
+        let mut bytes = 0;
+        for _ in 0..self.queries {
+            let start = Instant::now();
+            let body = get(&server.addr, path).expect("an answer");
+            ms.push(start.elapsed().as_secs_f64() * 1e3);
+            bytes = body.len();
+            assert!(body.contains(&format!("\"{key}\"")), "{body}");
+        }
+        report(
+            &format!("GET {path}, {what} ({bytes} bytes)"),
+            ms,
+            self.queries,
+        );
     }
-    report(
-        &format!("GET {path}, {rows} blocks ({bytes} bytes)"),
-        ms,
-        queries,
-    );
 }
 
 fn report(what: &str, mut ms: Vec<f64>, queries: u32) {
