@@ -230,7 +230,15 @@ fn record_writes_an_electrum_blocks_transactions_as_they_arrive() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    // Announced once `record` listens for headers.
+    let start = std::time::Instant::now();
+    while server.subscribers() == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "record never subscribed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     server.announce(FIRST + 1);
     let status = child.wait().unwrap();
     assert!(status.success());

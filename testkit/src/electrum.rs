@@ -109,6 +109,15 @@ impl ElectrumServer {
             .store(height.min(self.state.chain.tip()), Ordering::SeqCst);
     }
 
+    /// How many open connections subscribed to headers: a test announces a
+    /// block once its client listens.
+    pub fn subscribers(&self) -> usize {
+        lock(&self.state.connections)
+            .iter()
+            .filter(|c| c.subscribed.load(Ordering::SeqCst))
+            .count()
+    }
+
     /// Moves the tip to `height` and notifies every subscribed connection,
     /// as a server does when a block arrives.
     pub fn announce(&self, height: u32) {
