@@ -53,6 +53,31 @@ impl Node {
         }
     }
 
+    /// `fiatline serve --db DB` on this node's RPC (no ZMQ, no window fill),
+    /// keeping the history every second.
+    fn serve_with_db(&self, db: &Path) -> fiatline_testkit::process::Serve {
+        fiatline_testkit::process::Serve::start(
+            Path::new(env!("CARGO_BIN_EXE_fiatline")),
+            &[
+                "--source",
+                "zmq",
+                "--zmq",
+                "tcp://127.0.0.1:1",
+                "--no-fill",
+                "--rpc-url",
+                &self.rpc.url(),
+                "--rpc-user",
+                "alice",
+                "--rpc-password",
+                "pw",
+                "--db",
+                db.to_str().unwrap(),
+                "--history-every",
+                "1",
+            ],
+        )
+    }
+
     /// `fiatline SUBCOMMAND ARGS` with this node's RPC flags.
     fn run(&self, subcommand: &str, args: &[&str]) -> Output {
         let url = self.rpc.url();
@@ -341,7 +366,6 @@ fn serve_with_a_db_stores_the_days_that_ended_from_its_node() {
     };
     let dir = fiatline_testkit::tempdir("history-serve");
     let db = dir.path().join("history.sqlite");
-    let url = node.rpc.url();
     // The day before yesterday is backfilled; serve adds the days since.
     let day_before = utc_date(two_days_ago);
     ok(node.run(
@@ -355,26 +379,7 @@ fn serve_with_a_db_stores_the_days_that_ended_from_its_node() {
             &day_before,
         ],
     ));
-    let server = fiatline_testkit::process::Serve::start(
-        Path::new(env!("CARGO_BIN_EXE_fiatline")),
-        &[
-            "--source",
-            "zmq",
-            "--zmq",
-            "tcp://127.0.0.1:1",
-            "--no-fill",
-            "--rpc-url",
-            &url,
-            "--rpc-user",
-            "alice",
-            "--rpc-password",
-            "pw",
-            "--db",
-            db.to_str().unwrap(),
-            "--history-every",
-            "1",
-        ],
-    );
+    let server = node.serve_with_db(&db);
     let start = std::time::Instant::now();
     let days = loop {
         let v = fiatline_testkit::process::get_json(&server.addr, "/api/v1/history").unwrap();
@@ -683,27 +688,7 @@ fn serve_with_a_db_follows_blocks_and_replaces_the_rows_a_reorganisation_disconn
     };
     let dir = fiatline_testkit::tempdir("history-reorg");
     let db = dir.path().join("history.sqlite");
-    let url = node.rpc.url();
-    let server = fiatline_testkit::process::Serve::start(
-        Path::new(env!("CARGO_BIN_EXE_fiatline")),
-        &[
-            "--source",
-            "zmq",
-            "--zmq",
-            "tcp://127.0.0.1:1",
-            "--no-fill",
-            "--rpc-url",
-            &url,
-            "--rpc-user",
-            "alice",
-            "--rpc-password",
-            "pw",
-            "--db",
-            db.to_str().unwrap(),
-            "--history-every",
-            "1",
-        ],
-    );
+    let server = node.serve_with_db(&db);
     let rows_until = |ok: &dyn Fn(&[serde_json::Value]) -> bool| {
         let start = std::time::Instant::now();
         loop {
