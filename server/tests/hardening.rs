@@ -4,7 +4,7 @@
 //! from other sites' pages and past the cap per address are refused, and
 //! logs are made for a service manager and log shippers.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -52,9 +52,62 @@ fn closed_within(s: &mut TcpStream, wait: Duration) -> bool {
     }
 }
 
+/// One keep-alive connection reading `/metrics`: it holds one place (having
+/// asked, it is never made to give way), and unlike a fresh connection per
+/// request it leaves none behind that the server has yet to see closed.
+struct Watcher(BufReader<TcpStream>);
+
+impl Watcher {
+    fn connect(addr: &str) -> Self {
+        Self(BufReader::new(TcpStream::connect(addr).unwrap()))
+    }
+
+    /// Waits until the watcher is the only connection holding a place:
+    /// the one that found the server up has been seen closed.
+    fn wait_alone(&mut self) {
+        let start = Instant::now();
+        while self.metric("connections_open") > 1.0 {
+            assert!(start.elapsed() < Duration::from_secs(10), "a place held");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// The value of `fiatline_NAME` in `/metrics` now.
+    fn metric(&mut self, name: &str) -> f64 {
+        self.0
+            .get_mut()
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: fiatline\r\n\r\n")
+            .unwrap();
+        let mut length = None;
+        loop {
+            let mut line = String::new();
+            self.0.read_line(&mut line).unwrap();
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            if let Some((key, value)) = line.split_once(':') {
+                if key.eq_ignore_ascii_case("content-length") {
+                    length = Some(value.trim().parse::<usize>().unwrap());
+                }
+            }
+        }
+        let mut body = vec![0; length.expect("a Content-Length")];
+        self.0.read_exact(&mut body).unwrap();
+        let body = String::from_utf8(body).unwrap();
+        let prefix = format!("fiatline_{name} ");
+        body.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {prefix} in {body}"))
+    }
+}
+
 #[test]
 fn slow_and_idle_connections_are_closed_and_the_cap_holds() {
-    let server = serve(&["--max-connections", "40", "--header-timeout", "1"]);
+    let server = serve(&["--max-connections", "41", "--header-timeout", "1"]);
+    let mut watcher = Watcher::connect(&server.addr);
+    watcher.wait_alone();
     // 60 clients that send a header byte now and then (slowloris): the
     // first 40 hold the cap until their headers time out, the rest are
     // closed at once.
@@ -86,7 +139,7 @@ fn slow_and_idle_connections_are_closed_and_the_cap_holds() {
         .unwrap()
         .parse()
         .unwrap();
-    assert!(refused >= 19.0, "{refused}");
+    assert_eq!(refused, 20.0);
 
     // A keep-alive connection that goes quiet after a request is closed too.
     let mut idle = TcpStream::connect(&server.addr).unwrap();
@@ -153,13 +206,15 @@ async fn one_address_cannot_take_every_connection() {
 fn when_every_place_is_taken_the_oldest_silent_connection_makes_way() {
     let server = serve(&[
         "--max-connections",
-        "10",
+        "11",
         "--max-connections-per-ip",
         "100",
         "--header-timeout",
         "30",
     ]);
-    // Ten slow clients take every place, each with a header byte sent.
+    let mut watcher = Watcher::connect(&server.addr);
+    watcher.wait_alone();
+    // Ten slow clients take every other place, each with a header byte sent.
     let mut slow: Vec<TcpStream> = (0..10)
         .map(|_| TcpStream::connect(&server.addr).unwrap())
         .collect();
@@ -178,6 +233,8 @@ fn when_every_place_is_taken_the_oldest_silent_connection_makes_way() {
         .filter_map(|s| closed_within(s, Duration::from_millis(200)).then_some(()))
         .count();
     assert_eq!(closed, 1);
+    assert_eq!(watcher.metric("connections_evicted_total"), 1.0);
+    assert_eq!(watcher.metric("connections_refused_total"), 1.0);
 }
 
 #[test]

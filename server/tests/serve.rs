@@ -61,6 +61,19 @@ fn a_replay_ends_at_the_consensus_price_of_its_transactions() {
                 "{metrics}"
             );
             assert!(metrics.contains("# TYPE fiatline_window_transactions gauge"));
+            // The README lists every metric the server gives (the exchange's
+            // two appear only with --exchange-url, listed there too).
+            let readme = include_str!("../../README.md");
+            for name in metrics
+                .lines()
+                .filter_map(|l| l.strip_prefix("# TYPE fiatline_"))
+                .filter_map(|l| l.split_whitespace().next())
+            {
+                assert!(
+                    readme.contains(&format!("`{name}`")),
+                    "{name} not in README"
+                );
+            }
             let page = get(&server.addr, "/").unwrap();
             assert!(
                 page.contains("<canvas") && !page.contains("http://") && !page.contains("https://")

@@ -316,6 +316,12 @@ fn source_metrics(s: &Shared) -> Vec<Row> {
             counted(&c.refused_clients),
         ),
         (
+            "connections_open",
+            "gauge",
+            "Connections holding a place under --max-connections.",
+            c.open.load(Ordering::Relaxed) as f64,
+        ),
+        (
             "connections_refused_total",
             "counter",
             "Connections closed at once at the connection caps (total, per address).",

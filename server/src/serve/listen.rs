@@ -51,6 +51,24 @@ pub(crate) fn connection_cap(wanted: usize, limit: Option<u64>) -> usize {
     }
 }
 
+/// Counts a connection in the open gauge while it holds a place. Dropped
+/// with its task's future, so a connection aborted to make way is counted
+/// out too.
+struct Open(Arc<Shared>);
+
+impl Open {
+    fn new(shared: Arc<Shared>) -> Self {
+        shared.counters.open.fetch_add(1, Ordering::Relaxed);
+        Self(shared)
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.counters.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// The limits of the accept loop.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Limits {
@@ -141,6 +159,7 @@ pub(crate) async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
+        let open = Open::new(shared.clone());
         let (app, http) = (app.clone(), http.clone());
         let asked = Arc::new(AtomicBool::new(false));
         let asking = asked.clone();
@@ -157,7 +176,7 @@ pub(crate) async fn serve(
                 .serve_connection(TokioIo::new(stream), service)
                 .with_upgrades()
                 .await;
-            drop((permit, address_slot));
+            drop((permit, address_slot, open));
         });
         waiting.push(asked, task.abort_handle());
     }

@@ -58,6 +58,8 @@ pub(crate) struct Counters {
     pub(crate) refused: AtomicU64,
     /// Connections closed, silent, to make way for a newcomer.
     pub(crate) evicted: AtomicU64,
+    /// Connections holding a place now.
+    pub(crate) open: AtomicUsize,
     /// Accepts that failed (out of file descriptors, …).
     pub(crate) accept_errors: AtomicU64,
     pub(crate) connected: AtomicBool,
