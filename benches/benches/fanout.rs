@@ -8,6 +8,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use fiatline_benches::verdict;
 use fiatline_testkit::process::Serve;
 use futures_util::StreamExt;
 
@@ -99,7 +100,7 @@ fn measure(addr: &str, clients: usize, seconds: u64) -> Vec<u64> {
 }
 
 fn main() {
-    let smoke = std::env::args().any(|a| a == "--test");
+    let smoke = fiatline_benches::smoke();
     let (clients, seconds) = if smoke { (20, 2) } else { (1000, 10) };
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let server = start_server(&root);
@@ -111,14 +112,17 @@ fn main() {
         let i = (latencies.len() * per_cent / 100).min(latencies.len().saturating_sub(1));
         latencies.get(i).copied().unwrap_or(0)
     };
+    let rss_mb = rss as f64 * 1024.0 / 1e6;
     println!(
         "fanout: {clients} clients (+1 never reading), {seconds} s: {} deltas delivered, \
-         latency p50 {} ms, p99 {} ms, max {} ms; server peak RSS {:.1} MiB",
+         latency p50 {} ms, p99 {} ms ({}), max {} ms; server peak RSS {:.1} MiB ({})",
         latencies.len(),
         pct(50),
         pct(99),
+        verdict(pct(99) as f64, 50.0, "ms"),
         latencies.last().copied().unwrap_or(0),
-        rss as f64 / 1024.0
+        rss as f64 / 1024.0,
+        verdict(rss_mb, 64.0, "MB"),
     );
     assert!(!latencies.is_empty(), "no delta delivered");
 }

@@ -19,6 +19,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
+use fiatline_benches::verdict;
 use fiatline_testkit::process::{get, Serve};
 use fiatline_testkit::rpc::RpcServer;
 use fiatline_testkit::Chain;
@@ -82,14 +83,15 @@ fn timed(bin: &Path, args: &[&str]) -> (f64, String) {
     (start.elapsed().as_secs_f64(), stderr)
 }
 
-/// From blk files as Core writes them (xor'd, 90 blocks a file): the day
-/// before (the first window's blocks), 2024-01-02, and 7 blocks to bury
-/// it, `txs` transactions a block (all of block 702861's for a real-size
-/// day). Times `price --date`, `backfill` of the day, then `backfill
-/// --blocks` of its 144 blocks.
+/// From blk files as Core writes them (xor'd, 90 blocks a file): 12 blocks
+/// of 2023-12-31 (a day's start is found from the blocks before it), the
+/// full days 2024-01-01 and 2024-01-02, and 7 blocks to bury them, `txs`
+/// transactions a block (all of block 702861's for a real-size day). Times
+/// `price --date`, `backfill` of a day and of both days on one and two
+/// jobs, then `backfill --blocks` of 2024-01-02's 144 blocks.
 fn from_blk_files(bin: &Path, dir: &Path, txs: usize) {
     let jan_2 = JAN_1 + 86_400;
-    let times = (0..295).map(|i| JAN_1 + i * 600 + 60).collect();
+    let times = (0..307).map(|i| JAN_1 - 7_200 + i * 600 + 60).collect();
     let built = Instant::now();
     let chain = Chain::generate_with(840_000, times, |_| txs);
     let blocks_dir = dir.join("blk");
@@ -102,7 +104,7 @@ fn from_blk_files(bin: &Path, dir: &Path, txs: usize) {
         Some([0x5a, 1, 2, 3, 4, 5, 6, 7]),
     );
     let size: usize = chain.blocks.iter().map(|b| b.bytes.len()).sum();
-    let day_txs: usize = chain.blocks[144..288].iter().map(|b| b.txs.len()).sum();
+    let day_txs: usize = chain.blocks[156..300].iter().map(|b| b.txs.len()).sum();
     eprintln!(
         "wrote {} blocks ({} MB) as blk files in {:.1} s",
         chain.blocks.len(),
@@ -129,6 +131,26 @@ fn from_blk_files(bin: &Path, dir: &Path, txs: usize) {
     println!(
         "history: backfill of {day} from blk files (hourly refinement and write included): {secs:.2} s"
     );
+    // Both full days, on one job and on two: what a year's run gains from
+    // the second core.
+    let first = date(JAN_1);
+    for jobs in ["1", "2"] {
+        let db_j = dir.join(format!("days-{jobs}.sqlite"));
+        let db_j = db_j.to_str().expect("UTF-8");
+        let range = ["--db", db_j, "--from", &first, "--to", &day, "--jobs", jobs];
+        let (secs, said) = timed(bin, &[&["backfill"][..], &range, &blk].concat());
+        assert!(said.contains("stored 2 day(s)"), "{said}");
+        let year = 365.0 * secs / 2.0;
+        println!(
+            "history: backfill of {first} and {day} from blk files, --jobs {jobs}: {secs:.2} s; \
+             a year at that rate: {year:.0} s ({})",
+            if jobs == "2" {
+                verdict(year, 120.0, "s")
+            } else {
+                "one job".into()
+            }
+        );
+    }
     for jobs in ["1", "2"] {
         // A fresh copy of the day's row each time; the blocks priced anew.
         let db_j = dir.join(format!("blk-{jobs}.sqlite"));
@@ -141,12 +163,17 @@ fn from_blk_files(bin: &Path, dir: &Path, txs: usize) {
         assert!(said.contains("stored 144 block row(s)"), "{said}");
         // The 143 blocks read first are in the time: a year (one piece per
         // job, each read first once) costs at most this per 144 rows.
+        // With one piece of 144 blocks the second job has nothing to do;
+        // a year splits into two pieces, so two jobs take half as long at
+        // best.
+        let year = 52_560.0 * secs / 144.0;
         println!(
             "history: per-block window prices from blk files, 144 blocks (143 more read first), \
-             --jobs {jobs}: {secs:.2} s, {:.0} blocks/s; a year of 52,560 blocks at that rate, \
-             one job: at most {:.0} s",
+             --jobs {jobs}: {secs:.2} s, {:.0} blocks/s; a year of 52,560 blocks at that rate: \
+             at most {year:.0} s on one job, {:.0} s on two at best ({})",
             144.0 / secs,
-            52_560.0 * secs / 144.0
+            year / 2.0,
+            verdict(year / 2.0, 120.0, "s")
         );
     }
 }
@@ -156,7 +183,7 @@ fn date(t: u32) -> String {
 }
 
 fn main() {
-    let smoke = std::env::args().any(|a| a == "--test");
+    let smoke = fiatline_benches::smoke();
     let (full_days, light_days, queries) = if smoke { (1, 30, 20) } else { (3, 365, 100) };
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let bin = root.join("target/release/fiatline");
@@ -277,10 +304,11 @@ fn report(what: &str, mut ms: Vec<f64>, queries: u32) {
     let pct = |per_cent: usize| ms[(ms.len() * per_cent / 100).min(ms.len() - 1)];
     println!(
         "history: {what}, {queries} queries on a new connection each: \
-         p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+         p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms (p50 {})",
         pct(50),
         pct(99),
-        ms[ms.len() - 1]
+        ms[ms.len() - 1],
+        verdict(pct(50), 50.0, "ms")
     );
 }
 

@@ -15,12 +15,13 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use fiatline_benches::verdict;
 use fiatline_testkit::process::{get_json, unix_now, Serve};
 use fiatline_testkit::rpc::RpcServer;
 use fiatline_testkit::Chain;
 
 fn main() {
-    let smoke = std::env::args().any(|a| a == "--test");
+    let smoke = fiatline_benches::smoke();
     let (blocks, frames) = if smoke { (6, 30) } else { (42, 300) };
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let bin = root.join("target/release/fiatline");
@@ -87,15 +88,20 @@ fn main() {
             .unwrap_or_else(|_| panic!("the browser said: {text}"));
         assert_eq!(seen["ok"], true, "{seen}");
         assert_eq!(seen["errors"], serde_json::json!([]), "{seen}");
-        let fps = 1000.0 / seen["p50"].as_f64().unwrap_or(f64::INFINITY);
+        let p50 = seen["p50"].as_f64().unwrap_or(f64::INFINITY);
+        let fps = 1000.0 / p50;
+        // The target (60 fps) is for a desktop GPU; headless chromium here
+        // renders WebGL in software, so the verdict is about that.
         println!(
             "page: {} (asked {renderer}), {} points held, {} drawn in range, {} frames: \
-             p50 {:.1} ms ({fps:.0} fps), p99 {:.1} ms, max {:.1} ms; snapshot to drawn {} ms; JS heap {:.1} MB",
+             p50 {:.1} ms ({fps:.0} fps; in software rendering, 60 fps {}), p99 {:.1} ms, max {:.1} ms; \
+             snapshot to drawn {} ms; JS heap {:.1} MB",
             seen["renderer"].as_str().unwrap_or("?"),
             seen["held"],
             seen["drawn"],
             seen["frames"],
-            seen["p50"].as_f64().unwrap_or(0.0),
+            p50,
+            verdict(p50, 1000.0 / 60.0, "ms a frame"),
             seen["p99"].as_f64().unwrap_or(0.0),
             seen["max"].as_f64().unwrap_or(0.0),
             seen["loadedMs"],
