@@ -29,6 +29,10 @@ use fiatline_core::{Header, Transaction, HEADER_LEN};
 use crate::network::Network;
 use crate::{BlockHash, BlockRef, BlockSource, SourceError};
 
+/// How much of a block the scan reads first: the header and a coinbase of
+/// ordinary size.
+const HEAD_LEN: u32 = 4096;
+
 /// Mainnet's network magic.
 pub const MAINNET_MAGIC: [u8; 4] = Network::Main.magic();
 
@@ -136,47 +140,64 @@ impl BlkSource {
     }
 
     /// Scans the next older file into the index; false when none is left.
+    /// Only each record's head is read: its length, the block header and
+    /// the coinbase (for the BIP 34 height), not the whole file.
     fn scan_next(&self, index: &mut Index) -> Result<bool, SourceError> {
         let Some(file) = self.files.len().checked_sub(index.scanned + 1) else {
             return Ok(false);
         };
         let path = &self.files[file];
-        let mut bytes = std::fs::read(path).map_err(|e| {
-            SourceError::persistent(format!("cannot read {}", path.display())).with_source(e)
-        })?;
-        let mut at = 0usize;
-        while let Some(raw) = bytes.get(at..at + 8) {
+        let cannot_read =
+            |e| SourceError::persistent(format!("cannot read {}", path.display())).with_source(e);
+        let mut f = File::open(path).map_err(cannot_read)?;
+        let size = f.metadata().map_err(cannot_read)?.len();
+        let mut read_at = |at: u64, buf: &mut [u8]| -> std::io::Result<()> {
+            f.seek(SeekFrom::Start(at))?;
+            f.read_exact(buf)
+        };
+        let mut at = 0u64;
+        let mut head = Vec::new();
+        while at + 8 <= size {
+            let mut record = [0u8; 8];
+            read_at(at, &mut record).map_err(cannot_read)?;
             // The preallocated tail: zeros on disk, never obfuscated.
-            if raw == [0; 8] {
+            if record == [0; 8] {
                 break;
             }
-            let mut record: [u8; 8] = raw.try_into().unwrap_or_default();
-            self.unxor(&mut record, at as u64);
+            self.unxor(&mut record, at);
             let magic: [u8; 4] = record[..4].try_into().unwrap_or_default();
             if magic != self.network.magic() {
                 return Err(self.wrong_magic(path, at, magic));
             }
             let len = u32::from_le_bytes(record[4..].try_into().unwrap_or_default());
             let start = at + 8;
-            let Some(block) = bytes.get_mut(start..start + len as usize) else {
+            if start + u64::from(len) > size {
                 // A record cut short: the node was writing it. Keep what came before.
                 break;
-            };
-            self.unxor(block, start as u64);
-            let seen = index.blocks.len() as u64;
-            if let (Some(loc), Some(header)) = (
-                locate(block, file, start as u64, len, seen),
-                block.get(..HEADER_LEN),
-            ) {
+            }
+            // The head first; the whole block only when its coinbase runs
+            // past the head (a coinbase paying thousands of outputs).
+            let mut located = None;
+            for wanted in [HEAD_LEN.min(len), len] {
+                head.resize(usize::try_from(wanted).unwrap_or(usize::MAX), 0);
+                read_at(start, &mut head).map_err(cannot_read)?;
+                self.unxor(&mut head, start);
+                let seen = index.blocks.len() as u64;
+                located = locate(&head, file, start, len, seen);
+                if located.is_some_and(|l| l.claim.is_some()) || wanted == len {
+                    break;
+                }
+            }
+            if let (Some(loc), Some(header)) = (located, head.get(..HEADER_LEN)) {
                 index.blocks.insert(BlockHash::of_header(header), loc);
             }
-            at = start + len as usize;
+            at = start + u64::from(len);
         }
         index.scanned += 1;
         Ok(true)
     }
 
-    fn wrong_magic(&self, path: &Path, at: usize, magic: [u8; 4]) -> SourceError {
+    fn wrong_magic(&self, path: &Path, at: u64, magic: [u8; 4]) -> SourceError {
         let expected = self.network;
         match Network::of_magic(magic) {
             Some(other) => SourceError::bad_input(format!(

@@ -1,6 +1,7 @@
 //! Block files as a real node leaves them: obfuscated records followed by a
 //! preallocated tail of zeros on disk, the genesis block and coinbases that
-//! predate BIP 34, other networks' magic, and stale branches.
+//! predate BIP 34, coinbases wider than the scan's first read, other
+//! networks' magic, and stale branches.
 
 use fiatline_adapters::blk::BlkSource;
 use fiatline_adapters::{BlockSource, Network};
@@ -132,4 +133,48 @@ fn each_network_reads_its_own_magic_and_names_the_others() {
         .tip_height()
         .unwrap_err();
     assert!(e.to_string().contains("which is no network's"), "{e}");
+}
+
+/// A coinbase with the BIP 34 push of `height` paying `outputs` outputs of
+/// 25-byte scripts: past 4 KiB from a few hundred, as some pools pay.
+fn wide_coinbase(height: u32, outputs: u16) -> Vec<u8> {
+    let mut tx = vec![1, 0, 0, 0, 1];
+    tx.extend_from_slice(&[0; 32]);
+    tx.extend_from_slice(&[0xff; 4]);
+    tx.extend_from_slice(&[4, 3]);
+    tx.extend_from_slice(&height.to_le_bytes()[..3]);
+    tx.extend_from_slice(&[0xff; 4]);
+    tx.push(0xfd);
+    tx.extend_from_slice(&outputs.to_le_bytes());
+    for _ in 0..outputs {
+        tx.extend_from_slice(&1_000u64.to_le_bytes());
+        tx.push(25);
+        tx.extend_from_slice(&[0x76, 0xa9, 0x14]);
+        tx.extend_from_slice(&[7; 20]);
+        tx.extend_from_slice(&[0x88, 0xac]);
+    }
+    tx.extend_from_slice(&[0; 4]);
+    tx
+}
+
+#[test]
+fn a_coinbase_longer_than_the_head_read_still_gives_its_height() {
+    // Two blocks, no genesis: their agreeing BIP 34 heights are the only
+    // anchor, and each coinbase (300 outputs, ~10 KB) runs past the head
+    // the scan reads first.
+    let mut chain = Chain::generate_light(900_000, vec![START, START + 600], 1);
+    for b in &mut chain.blocks {
+        let coinbase = wide_coinbase(b.height, 300);
+        assert!(coinbase.len() > 8_000);
+        b.bytes.truncate(80);
+        b.bytes.push(1);
+        b.bytes.extend_from_slice(&coinbase);
+    }
+    let dir = TempDirPath::new("blk-wide-coinbase");
+    write_blocks(&dir, MAINNET_MAGIC, &chain, &all(&chain), 90, Some(KEY));
+    let s = BlkSource::open(&dir).unwrap();
+    assert_eq!(s.tip_height().unwrap(), 900_001);
+    let tip = s.block_ref(900_001).unwrap();
+    assert_eq!(tip.hash.0, chain.blocks[1].hash);
+    assert_eq!(s.raw_block(&tip).unwrap(), chain.blocks[1].bytes);
 }

@@ -35,6 +35,9 @@ mod tests {
         // The unit tests run without --test among the arguments.
         assert_eq!(verdict(50.0, 50.0, "ms"), "target ≤ 50 ms: met");
         assert_eq!(verdict(50.1, 50.0, "ms"), "target ≤ 50 ms: NOT met");
-        assert_eq!(verdict(17.0, 1000.0 / 60.0, "ms"), "target ≤ 16.7 ms: NOT met");
+        assert_eq!(
+            verdict(17.0, 1000.0 / 60.0, "ms"),
+            "target ≤ 16.7 ms: NOT met"
+        );
     }
 }
