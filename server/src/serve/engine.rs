@@ -2,7 +2,6 @@
 //! applies events as they come, and every 500 ms expires, estimates and
 //! publishes.
 
-use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -17,6 +16,7 @@ use fiatline_core::{
     Txid, Window, WindowEntry, WindowError,
 };
 
+use super::messages::{EstimateJson, Message, Points, WindowJson};
 use super::state::Shared;
 use crate::report::{dollars, thousands};
 
@@ -409,25 +409,19 @@ impl Engine {
             Some(_) => None,
             None => self.shared.no_estimate.lock().ok().and_then(|w| w.clone()),
         };
-        let estimate = estimate_json(
-            e,
-            reason.as_deref(),
+        let window = WindowJson {
             oldest,
             newest,
-            self.window.len(),
-            self.shared.span,
-            now,
-        );
+            span: self.shared.span,
+            transactions: self.window.len(),
+        };
+        let estimate = EstimateJson::new(e, reason.as_deref(), now, window);
         // The comparison travels with the estimate it compares.
         let compare = self
             .shared
             .exchange
             .as_deref()
-            .map(|x| {
-                let c = super::exchange::compare_json(Some(x), e.map(|e| e.price), now);
-                format!(r#","compare":{c}"#)
-            })
-            .unwrap_or_default();
+            .map(|x| super::exchange::compare_json(Some(x), e.map(|e| e.price), now));
         // When the message left, in Unix milliseconds: clients can measure delivery.
         let sent_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -435,17 +429,24 @@ impl Engine {
         let newest_first: Vec<&PricePoint> = self.points.iter().rev().collect();
         let mut parts = newest_first.chunks(SNAPSHOT_POINTS);
         let first = parts.next().unwrap_or_default();
-        let mut snapshot = vec![Utf8Bytes::from(format!(
-            r#"{{"type":"snapshot","sent_ms":{sent_ms},"estimate":{estimate}{compare},"parts":{},"points":{}}}"#,
-            newest_first.len().div_ceil(SNAPSHOT_POINTS).max(1),
-            points_json(first.iter().copied())
-        ))];
+        let mut snapshot = vec![Utf8Bytes::from(
+            Message::Snapshot {
+                sent_ms,
+                estimate: &estimate,
+                compare: compare.as_ref(),
+                parts: newest_first.len().div_ceil(SNAPSHOT_POINTS).max(1),
+                points: Points(first),
+            }
+            .to_json(),
+        )];
         // The older points follow, each message older than the one before.
         snapshot.extend(parts.map(|part| {
-            Utf8Bytes::from(format!(
-                r#"{{"type":"older","points":{}}}"#,
-                points_json(part.iter().copied())
-            ))
+            Utf8Bytes::from(
+                Message::Older {
+                    points: Points(part),
+                }
+                .to_json(),
+            )
         }));
         let rough = e.map(|e| e.rough);
         let moved = match (self.snapshot_rough, rough) {
@@ -482,47 +483,15 @@ impl Engine {
                 let _ = self.shared.deltas.send(part.clone());
             }
         } else {
-            let delta = format!(
-                r#"{{"type":"delta","sent_ms":{sent_ms},"estimate":{estimate}{compare},"points":{}}}"#,
-                points_json(fresh.into_iter())
-            );
+            let delta = Message::Delta {
+                sent_ms,
+                estimate: &estimate,
+                compare: compare.as_ref(),
+                points: Points(&fresh),
+            }
+            .to_json();
             let _ = self.shared.deltas.send(Utf8Bytes::from(delta));
         }
         self.shared.snapshot.send_replace(Arc::from(snapshot));
-    }
-}
-
-fn points_json<'p>(points: impl Iterator<Item = &'p PricePoint>) -> String {
-    let mut out = String::from("[");
-    for (i, p) in points.enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        let _ = write!(out, "[{},{:.2},{}]", p.time, p.price, p.sats);
-    }
-    out.push(']');
-    out
-}
-
-fn estimate_json(
-    e: Option<&Estimate>,
-    reason: Option<&str>,
-    oldest: u32,
-    newest: u32,
-    txs: usize,
-    span: u32,
-    now: u32,
-) -> String {
-    let window =
-        format!(r#"{{"oldest":{oldest},"newest":{newest},"span":{span},"transactions":{txs}}}"#);
-    match e {
-        Some(e) => format!(
-            r#"{{"price":{},"rough":{},"confidence":{},"points":{},"points_in_range":{},"at":{now},"window":{window}}}"#,
-            e.price, e.rough, e.confidence, e.points, e.points_in_range
-        ),
-        None => format!(
-            r#"{{"price":null,"reason":{},"at":{now},"window":{window}}}"#,
-            serde_json::Value::from(reason)
-        ),
     }
 }

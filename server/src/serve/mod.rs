@@ -7,6 +7,7 @@ mod history_api;
 mod http;
 mod latest;
 mod listen;
+mod messages;
 mod per_address;
 mod state;
 mod waiting;
