@@ -10,7 +10,7 @@ use fiatline_adapters::zmq::ZmqSource;
 use fiatline_adapters::{LiveEvent, LiveSource};
 use fiatline_core::{Block, Transaction};
 use fiatline_testkit::rpc::RpcServer;
-use fiatline_testkit::zmq::{settle, ZmqPublisher};
+use fiatline_testkit::zmq::ZmqPublisher;
 use fiatline_testkit::Chain;
 
 fn txs() -> Vec<([u8; 32], Vec<u8>)> {
@@ -63,7 +63,8 @@ fn gaps_garbage_and_a_restart_lose_nothing() {
         source.next_event(Duration::from_millis(20)).unwrap();
     }
     assert!(source.status().connected);
-    settle();
+    // The topics fiatline subscribes to.
+    publisher.wait_subscribed(&["rawtx", "sequence", "rawblock"]);
 
     // 1. Twenty transactions, in order.
     for (_, raw) in &txs[..20] {

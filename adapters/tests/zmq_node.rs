@@ -11,7 +11,7 @@ use fiatline_adapters::zmq::ZmqSource;
 use fiatline_adapters::{LiveEvent, LiveSource};
 use fiatline_core::{Block, Transaction};
 use fiatline_testkit::rpc::RpcServer;
-use fiatline_testkit::zmq::{settle, ZmqPublisher};
+use fiatline_testkit::zmq::ZmqPublisher;
 use fiatline_testkit::Chain;
 
 const START: u32 = 1_700_000_000;
@@ -128,7 +128,8 @@ fn blocks_published_while_away_and_a_disconnected_block_are_caught_up() {
     while !source.status().connected && start.elapsed() < Duration::from_secs(5) {
         source.next_event(Duration::from_millis(20)).unwrap();
     }
-    settle();
+    // The topics fiatline subscribes to.
+    publisher.wait_subscribed(&["rawtx", "sequence", "rawblock"]);
     // The initial mempool load (empty) comes and goes.
     collect(&mut source, |e| e.contains(&LiveEvent::Resync));
 
@@ -151,7 +152,6 @@ fn blocks_published_while_away_and_a_disconnected_block_are_caught_up() {
     reorg.blocks.truncate(7);
     reorg.blocks.extend(branch.blocks.iter().cloned());
     node.set_chain(reorg.clone());
-    settle();
     publisher.send_sequence(&chain.blocks[7].hash, b'D');
     let want: Vec<[u8; 32]> = reorg.blocks[7..9].iter().map(|b| b.hash).collect();
     let events = collect(&mut source, |e| blocks_of(e) == want);

@@ -13,7 +13,7 @@ use fiatline_testkit::electrum::ElectrumServer;
 use fiatline_testkit::esplora::EsploraServer;
 use fiatline_testkit::process::{get_json as get, unix_now as now, Serve};
 use fiatline_testkit::rpc::RpcServer;
-use fiatline_testkit::zmq::{settle, ZmqPublisher};
+use fiatline_testkit::zmq::ZmqPublisher;
 use fiatline_testkit::Chain;
 use serde_json::Value;
 
@@ -150,7 +150,8 @@ fn zmq_esplora_and_electrum_give_the_same_window_and_price() {
         });
     }
     // Three blocks arrive live.
-    settle();
+    // The topics fiatline subscribes to.
+    publisher.wait_subscribed(&["rawtx", "sequence", "rawblock"]);
     for b in &chain.blocks[3..] {
         publisher.send("rawblock", &b.bytes);
     }

@@ -3,9 +3,10 @@
 //! and can drop messages, restart, or send garbage on purpose.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
-/// A PUB socket bound on loopback.
+/// A publisher bound on loopback. On the wire it is Core's PUB socket; it
+/// is an XPUB so a test can see subscriptions arrive (ZMQ drops what a
+/// publisher sends before a subscription reaches it) instead of sleeping.
 pub struct ZmqPublisher {
     socket: zmq::Socket,
     endpoint: String,
@@ -25,7 +26,7 @@ impl ZmqPublisher {
     /// Binds `endpoint` (e.g. `tcp://127.0.0.1:0` for any port).
     pub fn bind(endpoint: &str) -> Self {
         let context = zmq::Context::new();
-        let socket = context.socket(zmq::PUB).expect("PUB socket");
+        let socket = context.socket(zmq::XPUB).expect("XPUB socket");
         socket.set_linger(0).expect("linger");
         socket.set_sndhwm(1_000_000).expect("hwm");
         socket.bind(endpoint).expect("bind loopback");
@@ -74,14 +75,29 @@ impl ZmqPublisher {
         self.send("sequence", &body);
     }
 
+    /// Waits (up to 10 s) until a subscriber has subscribed to each of
+    /// `topics` here: what is sent after it reaches the subscriber.
+    ///
+    /// # Panics
+    /// When the subscriptions do not arrive in time.
+    pub fn wait_subscribed(&self, topics: &[&str]) {
+        self.socket.set_rcvtimeo(10_000).expect("receive timeout");
+        let mut missing: Vec<&str> = topics.to_vec();
+        while !missing.is_empty() {
+            // A subscription is 1 then the topic; 0 then the topic ends one.
+            let message = self
+                .socket
+                .recv_bytes(0)
+                .unwrap_or_else(|e| panic!("no subscription to {missing:?} in 10 s: {e}"));
+            if let Some((1, topic)) = message.split_first() {
+                missing.retain(|t| t.as_bytes() != topic);
+            }
+        }
+    }
+
     fn next_seq(&mut self, topic: &str) -> u32 {
         let slot = self.seq.entry(topic.to_string()).or_insert(u32::MAX);
         *slot = slot.wrapping_add(1);
         *slot
     }
-}
-
-/// Waits until a subscriber has joined (ZMQ drops what PUB sends before).
-pub fn settle() {
-    std::thread::sleep(Duration::from_millis(300));
 }
