@@ -50,7 +50,7 @@ def main():
 
     py_outputs = row("pure Python: parse + txid + filter (step 6)",
                      lambda: pure_python.block_outputs(block, set(), 702861))
-    py_rough, py_price = row("pure Python: steps 5, 7-11 (histogram to price)",
+    py_rough, py_price, py_points = row("pure Python: steps 5, 7-11 (histogram to price)",
                              lambda: pure_python.price(py_outputs), repeat=max(1, args.repeat // 2))
     py_total = rows[-2][1] + rows[-1][1]
     rows.append(("pure Python: the whole block", py_total, rows[-2][2] + rows[-1][2], n / py_total))
@@ -84,6 +84,8 @@ def main():
     print("prices: " + ", ".join(f"{k} {v!r}" for k, v in prices.items()))
     if len(set(prices.values())) != 1 or py_rough != rust["rough"]:
         sys.exit("the prices differ")
+    if py_points != rust["points"]:
+        sys.exit(f"price points: pure Python {py_points}, price_blocks {rust['points']}")
 
 
 if __name__ == "__main__":

@@ -98,7 +98,8 @@ def edges():
 
 
 def price(outputs):
-    """Steps 5 and 7 to 11 over `outputs`, [(btc, height, time)]."""
+    """Steps 5 and 7 to 11 over `outputs`, [(btc, height, time)]: the rough
+    price, the central price and how many price points step 10 found."""
     edge = edges()
     counts = [0.0] * 2400
     for btc, _, _ in outputs:
@@ -175,4 +176,4 @@ def price(outputs):
         d = (x * i - left_sum) + ((total - prefix) - x * (n - i - 1))
         if d < best_d:
             best_d, central = d, x
-    return rough, central
+    return rough, central, len(points)
