@@ -39,7 +39,14 @@ pub fn check_block(data: &[u8]) {
         (Ok((b, rest)), Ok((bb, consumed))) => {
             assert_eq!(data.len() - rest.len(), *consumed);
             assert_eq!(b.tx_count(), bb.txdata.len());
-            assert_eq!(b.header().time(), bb.header.time);
+            let (h, bh) = (b.header(), &bb.header);
+            assert_eq!(h.version(), bh.version.to_consensus());
+            assert_eq!(h.prev_blockhash(), bh.prev_blockhash.as_byte_array());
+            assert_eq!(h.merkle_root(), bh.merkle_root.as_byte_array());
+            assert_eq!(h.time(), bh.time);
+            assert_eq!(h.bits(), bh.bits.to_consensus());
+            assert_eq!(h.nonce(), bh.nonce);
+            assert_eq!(h.block_hash(), *bh.block_hash().as_byte_array());
             for (tx, btx) in b.transactions().zip(&bb.txdata) {
                 same_tx(&tx, btx);
             }
