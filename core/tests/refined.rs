@@ -74,8 +74,10 @@ fn too_little_storage_is_an_error_that_names_the_need() {
     let RefineError::ScratchFull(n) = e else {
         panic!("{e:?}")
     };
+    // Exactly the room it named is enough, for the vector's price.
     let mut scratch = vec![HourPoint::default(); n];
-    assert!(refine_hourly(&pts, v.central, v.day_start, &mut scratch, &mut path).is_ok());
+    let r = refine_hourly(&pts, v.central, v.day_start, &mut scratch, &mut path).unwrap();
+    assert_close("price with the named room", r.price, v.price);
     assert_eq!(
         refine_hourly(&pts, v.central, v.day_start, &mut scratch, &mut path[..23]),
         Err(RefineError::PathFull(24))

@@ -114,7 +114,11 @@ fn a_full_window_refuses_and_changes_nothing() {
     assert_eq!(w.len(), 10);
     // Room comes back when a transaction leaves.
     assert!(w.remove(&Transaction::parse(&txs[0]).unwrap().txid()));
-    assert!(w.add_bytes(&txs[10], 5, 0).is_ok());
+    // Taken as a new transaction (not a duplicate of one still held).
+    assert!(matches!(
+        w.add_bytes(&txs[10], 5, 0),
+        Ok(Added::Used | Added::Filtered)
+    ));
     assert!(matches!(
         w.add_bytes(&[1, 2, 3], 5, 0),
         Err(WindowError::Parse(_))
@@ -215,8 +219,12 @@ fn removed_transactions_free_their_room_at_once() {
     for i in [3, 6] {
         assert!(w.remove(&Transaction::parse(&txs[i]).unwrap().txid()));
     }
-    assert!(w.add_bytes(&txs[10], 20, 0).is_ok());
-    assert!(w.add_bytes(&txs[11], 21, 0).is_ok());
+    for (i, t) in [(10, 20), (11, 21)] {
+        assert!(matches!(
+            w.add_bytes(&txs[i], t, 0),
+            Ok(Added::Used | Added::Filtered)
+        ));
+    }
     assert_eq!(w.add_bytes(&txs[12], 22, 0), Err(WindowError::Full));
     // Arrival order survives the compaction: expiry takes the oldest first.
     assert_eq!(w.expire(100), 1);

@@ -188,8 +188,9 @@ fn record_writes_a_replayable_recording() {
     for line in &lines {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         assert!(v["timestamp"].as_u64().unwrap() > 1_700_000_000);
+        // Each line holds, byte for byte, a transaction that was sent.
         let raw = hex::decode(v["raw_hex"].as_str().unwrap()).unwrap();
-        assert!(fiatline_core::Transaction::parse(&raw).is_ok());
+        assert!(txs.iter().any(|(_, sent)| *sent == raw));
     }
 }
 
