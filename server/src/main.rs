@@ -252,10 +252,10 @@ pub(crate) struct RecordArgs {
     #[arg(long, env = "FIATLINE_OUT", value_name = "FILE")]
     pub(crate) out: PathBuf,
     /// Stop after this many seconds (else at Ctrl-C or the source's end).
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, env = "FIATLINE_DURATION", value_name = "SECONDS")]
     pub(crate) duration: Option<u64>,
     /// Stop after this many transactions.
-    #[arg(long, value_name = "N")]
+    #[arg(long, env = "FIATLINE_COUNT", value_name = "N")]
     pub(crate) count: Option<u64>,
 }
 

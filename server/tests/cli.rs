@@ -281,3 +281,50 @@ fn serve_listens_on_a_host_name() {
     let _ = child.wait();
     assert!(body.contains("\"source\":\"replay\""), "{body}");
 }
+
+/// Each option of `--help` for `command`: its flag and its text.
+fn options(command: &str) -> Vec<(String, String)> {
+    let out = fiatline(&[command, "--help"]);
+    let help = String::from_utf8(out.stdout).unwrap();
+    let mut options: Vec<(String, String)> = Vec::new();
+    for line in help.lines() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("--") || trimmed.starts_with("-h,") || trimmed.starts_with("-V,") {
+            let flag = trimmed
+                .split([' ', ','])
+                .find(|w| w.starts_with("--"))
+                .unwrap_or(trimmed)
+                .to_owned();
+            options.push((flag, String::new()));
+        } else if let Some((_, text)) = options.last_mut() {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    options
+}
+
+#[test]
+fn every_setting_of_serve_and_record_has_its_variable_and_the_readme_lists_each() {
+    let readme = include_str!("../../README.md");
+    for command in ["serve", "record", "price", "backfill", "history"] {
+        let options = options(command);
+        assert!(options.len() > 3, "{command}: {options:?}");
+        for (flag, text) in options {
+            let env = text
+                .split("[env: ")
+                .nth(1)
+                .and_then(|rest| rest.split(['=', ']']).next());
+            match env {
+                Some(env) => assert!(
+                    readme.contains(&format!("`{env}`")),
+                    "{command} {flag}: {env} not in the README"
+                ),
+                None => assert!(
+                    !matches!(command, "serve" | "record") || flag == "--help",
+                    "{command} {flag} has no environment variable"
+                ),
+            }
+        }
+    }
+}
