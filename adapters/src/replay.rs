@@ -125,12 +125,15 @@ impl ReplaySource {
                 // The rest of an overlong line, up to its end, goes too.
                 let mut rest = Vec::new();
                 let _ = self.lines.read_until(b'\n', &mut rest);
-                self.skip("a line over 16 MiB");
+                self.skip(&LineError::TooLong);
                 continue;
             }
-            let Ok(text) = std::str::from_utf8(&buf) else {
-                self.skip("a line that is not UTF-8");
-                continue;
+            let text = match std::str::from_utf8(&buf) {
+                Ok(text) => text,
+                Err(e) => {
+                    self.skip(&LineError::NotUtf8(e));
+                    continue;
+                }
             };
             let text = text.trim();
             if text.is_empty() {
@@ -143,9 +146,10 @@ impl ReplaySource {
         }
     }
 
-    fn skip(&mut self, why: &str) {
+    fn skip(&mut self, why: &LineError) {
         self.stats.skipped += 1;
-        tracing::warn!(recording = %self.name, line = self.stats.lines, "skipped: {why}");
+        let cause = std::error::Error::source(why).map_or_else(String::new, |c| format!(": {c}"));
+        tracing::warn!(recording = %self.name, line = self.stats.lines, "skipped: {why}{cause}");
     }
 
     /// When the line recorded at `t` is due.
@@ -159,17 +163,55 @@ impl ReplaySource {
     }
 }
 
+/// Why a line is not a recording line.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum LineError {
+    /// Longer than the 16 MiB a line may have.
+    TooLong,
+    /// Not UTF-8.
+    NotUtf8(std::str::Utf8Error),
+    /// Not a JSON object with `timestamp` and `raw_hex`.
+    Json(serde_json::Error),
+    /// `raw_hex` is not hex.
+    Hex(hex::FromHexError),
+    /// `raw_hex` is not one transaction.
+    Transaction(fiatline_core::ParseError),
+}
+
+impl std::fmt::Display for LineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::TooLong => f.write_str("a line over 16 MiB"),
+            Self::NotUtf8(_) => f.write_str("a line that is not UTF-8"),
+            Self::Json(_) => f.write_str("not a recording line"),
+            Self::Hex(_) => f.write_str("raw_hex is not hex"),
+            Self::Transaction(_) => f.write_str("raw_hex is not a transaction"),
+        }
+    }
+}
+
+impl std::error::Error for LineError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::TooLong => None,
+            Self::NotUtf8(e) => Some(e),
+            Self::Json(e) => Some(e),
+            Self::Hex(e) => Some(e),
+            Self::Transaction(e) => Some(e),
+        }
+    }
+}
+
 /// Reads one recording line: its timestamp and transaction bytes.
 ///
 /// # Errors
-/// Returns why the line is not a recording line: bad JSON, missing fields,
-/// non-hex, or bytes that are not one transaction.
-pub fn parse_line(text: &str) -> Result<(u64, Vec<u8>), String> {
-    let line: Line =
-        serde_json::from_str(text).map_err(|e| format!("not a recording line: {e}"))?;
-    let raw = hex::decode(line.raw_hex.trim()).map_err(|e| format!("raw_hex is not hex: {e}"))?;
-    fiatline_core::Transaction::parse(&raw)
-        .map_err(|e| format!("raw_hex is not a transaction: {e}"))?;
+/// Returns a [`LineError`]: bad JSON or missing fields, non-hex, or bytes
+/// that are not one transaction.
+pub fn parse_line(text: &str) -> Result<(u64, Vec<u8>), LineError> {
+    let line: Line = serde_json::from_str(text).map_err(LineError::Json)?;
+    let raw = hex::decode(line.raw_hex.trim()).map_err(LineError::Hex)?;
+    fiatline_core::Transaction::parse(&raw).map_err(LineError::Transaction)?;
     Ok((line.timestamp, raw))
 }
 
@@ -291,6 +333,25 @@ mod tests {
                 delivered: 2,
                 skipped: 5
             }
+        );
+    }
+
+    #[test]
+    fn each_bad_line_says_why_with_its_cause() {
+        let tx = tx_hex();
+        let why = |line: &str| parse_line(line).unwrap_err();
+        assert!(matches!(why("not json"), LineError::Json(_)));
+        assert!(matches!(why(r#"{"timestamp": 8}"#), LineError::Json(_)));
+        assert!(matches!(
+            why(r#"{"timestamp": 6, "raw_hex": "zz"}"#),
+            LineError::Hex(_)
+        ));
+        let short = why(r#"{"timestamp": 7, "raw_hex": "0100"}"#);
+        assert!(matches!(short, LineError::Transaction(_)));
+        assert!(std::error::Error::source(&short).is_some());
+        assert_eq!(
+            parse_line(&format!(r#"{{"timestamp": 9, "raw_hex": "{tx}"}}"#)).unwrap(),
+            (9, hex::decode(&tx).unwrap())
         );
     }
 

@@ -20,7 +20,7 @@ use crate::follower::{ChainChange, ChainFollower};
 use crate::live::{LiveEvent, LiveSource, LiveStatus};
 use crate::mempool_load::{LoadCounters, MempoolLoader};
 use crate::rpc::RpcSource;
-use crate::zmq_message::decode;
+use crate::zmq_message::{decode, MessageError};
 use crate::{BlockHash, BlockSource, SourceError};
 
 const TOPICS: [&str; 3] = ["rawtx", "sequence", "rawblock"];
@@ -287,9 +287,11 @@ impl ZmqSource {
         }
     }
 
-    fn malformed(&mut self, why: &str) {
+    fn malformed(&mut self, why: &MessageError) {
         self.stats.malformed += 1;
-        tracing::warn!("skipped a ZMQ message: {why}");
+        // The parser's offset and reason, where the body was at fault.
+        let cause = std::error::Error::source(why).map_or_else(String::new, |c| format!(": {c}"));
+        tracing::warn!("skipped a ZMQ message: {why}{cause}");
     }
 }
 

@@ -3,6 +3,8 @@
 //! The ZMQ source feeds every received message through [`decode`]; the
 //! fuzzer does too.
 
+use fiatline_core::ParseError;
+
 use crate::live::LiveEvent;
 
 /// A well-formed message.
@@ -17,23 +19,65 @@ pub struct Decoded {
     pub event: Option<LiveEvent>,
 }
 
+/// Why a multipart message is not one Bitcoin Core sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MessageError {
+    /// Not three frames: how many there were.
+    Frames(usize),
+    /// The sequence-number frame is not 4 bytes: its length.
+    SequenceLength(usize),
+    /// A topic fiatline does not subscribe to (as lossy UTF-8).
+    UnknownTopic(String),
+    /// A `rawtx` body that is not one transaction.
+    RawTx(ParseError),
+    /// A `rawblock` body that is not one block.
+    RawBlock(ParseError),
+    /// A `sequence` body under 33 bytes: its length.
+    ShortSequence(usize),
+    /// A `sequence` label other than `A`, `R`, `C` and `D`.
+    SequenceLabel(u8),
+}
+
+impl core::fmt::Display for MessageError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Frames(n) => write!(f, "{n} frames instead of 3"),
+            Self::SequenceLength(n) => write!(f, "a {n}-byte sequence number"),
+            Self::UnknownTopic(t) => write!(f, "unknown topic {t:?}"),
+            Self::RawTx(_) => f.write_str("a malformed rawtx body"),
+            Self::RawBlock(_) => f.write_str("a malformed rawblock body"),
+            Self::ShortSequence(n) => write!(f, "a {n}-byte sequence body (33 at least)"),
+            Self::SequenceLabel(l) => write!(f, "sequence label {l:#04x}"),
+        }
+    }
+}
+
+impl std::error::Error for MessageError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::RawTx(e) | Self::RawBlock(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 /// Decodes one multipart message received at `now` (Unix seconds).
 ///
 /// # Errors
-/// Returns why the message is malformed: wrong frame count, a sequence
-/// number that is not 4 bytes, an unknown topic, or a body that is not what
-/// the topic says (checked with the core's parser).
-pub fn decode(frames: &[Vec<u8>], now: u32) -> Result<Decoded, String> {
+/// Returns a [`MessageError`]: wrong frame count, a sequence number that is
+/// not 4 bytes, an unknown topic, or a body that is not what the topic says
+/// (checked with the core's parser).
+pub fn decode(frames: &[Vec<u8>], now: u32) -> Result<Decoded, MessageError> {
     let [topic, body, seq] = frames else {
-        return Err(format!("{} frames instead of 3", frames.len()));
+        return Err(MessageError::Frames(frames.len()));
     };
     let seq = <[u8; 4]>::try_from(seq.as_slice())
         .map(u32::from_le_bytes)
-        .map_err(|_| format!("a {}-byte sequence number", seq.len()))?;
+        .map_err(|_| MessageError::SequenceLength(seq.len()))?;
     let (topic, event) = match topic.as_slice() {
         b"rawtx" => {
-            fiatline_core::Transaction::parse(body)
-                .map_err(|e| format!("a malformed rawtx body: {e}"))?;
+            fiatline_core::Transaction::parse(body).map_err(MessageError::RawTx)?;
             (
                 "rawtx",
                 Some(LiveEvent::Tx {
@@ -43,8 +87,7 @@ pub fn decode(frames: &[Vec<u8>], now: u32) -> Result<Decoded, String> {
             )
         }
         b"rawblock" => {
-            fiatline_core::Block::parse(body)
-                .map_err(|e| format!("a malformed rawblock body: {e}"))?;
+            fiatline_core::Block::parse(body).map_err(MessageError::RawBlock)?;
             (
                 "rawblock",
                 Some(LiveEvent::Block {
@@ -55,9 +98,8 @@ pub fn decode(frames: &[Vec<u8>], now: u32) -> Result<Decoded, String> {
         }
         b"sequence" => ("sequence", sequence_event(body)?),
         other => {
-            return Err(format!(
-                "unknown topic {:?}",
-                String::from_utf8_lossy(other)
+            return Err(MessageError::UnknownTopic(
+                String::from_utf8_lossy(other).into_owned(),
             ))
         }
     };
@@ -67,10 +109,9 @@ pub fn decode(frames: &[Vec<u8>], now: u32) -> Result<Decoded, String> {
 /// A `sequence` body: a 32-byte hash in display order, a label, and for
 /// `A`/`R` an 8-byte mempool sequence. `R` (removed) and `D` (a block
 /// disconnected) need action; `A` and `C` come with `rawtx` and `rawblock`.
-fn sequence_event(body: &[u8]) -> Result<Option<LiveEvent>, String> {
-    let (hash, rest) = body
-        .split_first_chunk::<32>()
-        .ok_or("a sequence body under 33 bytes")?;
+fn sequence_event(body: &[u8]) -> Result<Option<LiveEvent>, MessageError> {
+    let short = MessageError::ShortSequence(body.len());
+    let (hash, rest) = body.split_first_chunk::<32>().ok_or(short.clone())?;
     match rest.first() {
         Some(b'R') => {
             let mut txid = *hash;
@@ -84,8 +125,8 @@ fn sequence_event(body: &[u8]) -> Result<Option<LiveEvent>, String> {
             Ok(Some(LiveEvent::Disconnected { hash }))
         }
         Some(b'A' | b'C') => Ok(None),
-        Some(other) => Err(format!("sequence label {other:#04x}")),
-        None => Err("a sequence body under 33 bytes".into()),
+        Some(&other) => Err(MessageError::SequenceLabel(other)),
+        None => Err(short),
     }
 }
 
@@ -117,20 +158,37 @@ mod tests {
 
     #[test]
     fn malformed_messages_say_why() {
-        assert!(decode(&[b"rawtx".to_vec()], 0)
-            .unwrap_err()
-            .contains("1 frames"));
-        assert!(decode(&[b"rawtx".to_vec(), vec![], vec![1, 2]], 0)
-            .unwrap_err()
-            .contains("2-byte"));
-        assert!(decode(&[b"rawtx".to_vec(), vec![1], vec![0; 4]], 0)
-            .unwrap_err()
-            .contains("malformed rawtx"));
-        assert!(decode(&[b"hashtx".to_vec(), vec![], vec![0; 4]], 0)
-            .unwrap_err()
-            .contains("unknown topic"));
-        assert!(decode(&[b"sequence".to_vec(), vec![0; 33], vec![0; 4]], 0)
-            .unwrap_err()
-            .contains("label"));
+        let e = |frames: &[Vec<u8>]| decode(frames, 0).unwrap_err();
+        assert_eq!(e(&[b"rawtx".to_vec()]), MessageError::Frames(1));
+        assert_eq!(
+            e(&[b"rawtx".to_vec(), vec![], vec![1, 2]]),
+            MessageError::SequenceLength(2)
+        );
+        let bad_tx = e(&[b"rawtx".to_vec(), vec![1], vec![0; 4]]);
+        assert!(matches!(bad_tx, MessageError::RawTx(_)));
+        assert!(
+            std::error::Error::source(&bad_tx).is_some(),
+            "the parser's error"
+        );
+        assert!(matches!(
+            e(&[b"rawblock".to_vec(), vec![1], vec![0; 4]]),
+            MessageError::RawBlock(_)
+        ));
+        assert_eq!(
+            e(&[b"hashtx".to_vec(), vec![], vec![0; 4]]),
+            MessageError::UnknownTopic("hashtx".into())
+        );
+        assert_eq!(
+            e(&[b"sequence".to_vec(), vec![0; 33], vec![0; 4]]),
+            MessageError::SequenceLabel(0)
+        );
+        assert_eq!(
+            e(&[b"sequence".to_vec(), vec![0; 32], vec![0; 4]]),
+            MessageError::ShortSequence(32)
+        );
+        assert_eq!(
+            MessageError::SequenceLabel(0x5a).to_string(),
+            "sequence label 0x5a"
+        );
     }
 }
