@@ -156,8 +156,7 @@ impl ElectrumLive {
                 ChainChange::Disconnected { height, hash } => {
                     tracing::warn!(height, "electrum: block reorganised away");
                     self.stats.reorganised += 1;
-                    self.queue
-                        .push_back(LiveEvent::Disconnected { hash: hash.0 });
+                    self.queue.push_back(LiveEvent::Disconnected { hash });
                 }
             }
         }
@@ -271,11 +270,11 @@ impl LiveSource for ElectrumLive {
         }
     }
 
-    fn follow_from(&mut self, height: u32, hash: [u8; 32]) {
+    fn follow_from(&mut self, height: u32, hash: BlockHash) {
         // Nothing passed on yet: the filled block is where the chain goes on
         // (the tip marked at connecting, if any, is older or the same).
         if self.stats.blocks == 0 {
-            self.follower.start_at(height, BlockHash(hash));
+            self.follower.start_at(height, hash);
         }
     }
 

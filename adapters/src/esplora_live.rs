@@ -203,7 +203,9 @@ impl EsploraLive {
                 _ if confirmed => {}
                 Stage::Sent => {
                     self.stats.gone += 1;
-                    self.queue.push_back(LiveEvent::Gone { txid });
+                    self.queue.push_back(LiveEvent::Gone {
+                        txid: fiatline_core::Txid(txid),
+                    });
                 }
                 Stage::Pending | Stage::Held => self.stats.vanished += 1,
             }
@@ -269,8 +271,7 @@ impl EsploraLive {
                 ChainChange::Disconnected { height, hash } => {
                     tracing::warn!(height, "esplora: block reorganised away");
                     self.confirmed.retain(|(h, _)| *h != hash);
-                    self.queue
-                        .push_back(LiveEvent::Disconnected { hash: hash.0 });
+                    self.queue.push_back(LiveEvent::Disconnected { hash });
                 }
             }
         }
@@ -456,9 +457,9 @@ impl LiveSource for EsploraLive {
         }
     }
 
-    fn follow_from(&mut self, height: u32, hash: [u8; 32]) {
+    fn follow_from(&mut self, height: u32, hash: BlockHash) {
         if self.follower.tip().is_none() {
-            self.follower.start_at(height, BlockHash(hash));
+            self.follower.start_at(height, hash);
         }
     }
 

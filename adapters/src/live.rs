@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use crate::{BlockSource, SourceError};
+use fiatline_core::Txid;
+
+use crate::{BlockHash, BlockSource, SourceError};
 
 /// Something that happened at a live source.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,10 +19,10 @@ pub enum LiveEvent {
         time: u32,
     },
     /// A transaction left the mempool without confirming (replaced,
-    /// evicted, conflicted); its txid in internal byte order.
+    /// evicted, conflicted).
     Gone {
         /// The txid.
-        txid: [u8; 32],
+        txid: Txid,
     },
     /// A block was connected.
     Block {
@@ -29,12 +31,12 @@ pub enum LiveEvent {
         /// When it arrived, Unix seconds.
         time: u32,
     },
-    /// A block left the chain (a reorganisation); its hash in internal
-    /// byte order. Its transactions stay in a live window: they are still
-    /// real payments, most of them back in the mempool.
+    /// A block left the chain (a reorganisation). Its transactions stay
+    /// in a live window: they are still real payments, most of them back
+    /// in the mempool.
     Disconnected {
         /// The block's hash.
-        hash: [u8; 32],
+        hash: BlockHash,
     },
     /// Messages may have been missed (a gap in sequence numbers, or a
     /// reconnect); what follows is a resynchronisation of the mempool.
@@ -91,11 +93,11 @@ pub trait LiveSource: Send {
     fn status(&self) -> LiveStatus;
 
     /// Tells the source that the caller holds the blocks up to `height`,
-    /// whose hash is `hash` (internal byte order), filled before the live
+    /// whose hash is `hash`, filled before the live
     /// events began. A source that follows the chain then passes on every
     /// block after it, including those found before its first poll; the
     /// others ignore this.
-    fn follow_from(&mut self, height: u32, hash: [u8; 32]) {
+    fn follow_from(&mut self, height: u32, hash: BlockHash) {
         let _ = (height, hash);
     }
 

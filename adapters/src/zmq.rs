@@ -211,9 +211,7 @@ impl ZmqSource {
                 for change in changes {
                     self.queue.push_back(match change {
                         ChainChange::Connected { raw, .. } => LiveEvent::Block { raw, time: now() },
-                        ChainChange::Disconnected { hash, .. } => {
-                            LiveEvent::Disconnected { hash: hash.0 }
-                        }
+                        ChainChange::Disconnected { hash, .. } => LiveEvent::Disconnected { hash },
                     });
                 }
             }
@@ -348,7 +346,7 @@ impl LiveSource for ZmqSource {
         }
     }
 
-    fn follow_from(&mut self, height: u32, hash: [u8; 32]) {
-        self.follower.start_at(height, BlockHash(hash));
+    fn follow_from(&mut self, height: u32, hash: BlockHash) {
+        self.follower.start_at(height, hash);
     }
 }

@@ -3,9 +3,10 @@
 //! The ZMQ source feeds every received message through [`decode`]; the
 //! fuzzer does too.
 
-use fiatline_core::ParseError;
+use fiatline_core::{ParseError, Txid};
 
 use crate::live::LiveEvent;
+use crate::BlockHash;
 
 /// A well-formed message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,12 +118,14 @@ fn sequence_event(body: &[u8]) -> Result<Option<LiveEvent>, MessageError> {
             let mut txid = *hash;
             // Core sends hashes in display order; the window keys by internal order.
             txid.reverse();
-            Ok(Some(LiveEvent::Gone { txid }))
+            Ok(Some(LiveEvent::Gone { txid: Txid(txid) }))
         }
         Some(b'D') => {
             let mut hash = *hash;
             hash.reverse();
-            Ok(Some(LiveEvent::Disconnected { hash }))
+            Ok(Some(LiveEvent::Disconnected {
+                hash: BlockHash(hash),
+            }))
         }
         Some(b'A' | b'C') => Ok(None),
         Some(&other) => Err(MessageError::SequenceLabel(other)),
@@ -151,7 +154,7 @@ mod tests {
             Decoded {
                 topic: "sequence",
                 seq: 9,
-                event: Some(LiveEvent::Gone { txid })
+                event: Some(LiveEvent::Gone { txid: Txid(txid) })
             }
         );
     }

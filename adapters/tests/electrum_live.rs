@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use fiatline_adapters::electrum::ElectrumOptions;
 use fiatline_adapters::electrum_live::ElectrumLive;
-use fiatline_adapters::{LiveEvent, LiveSource};
+use fiatline_adapters::{BlockHash, LiveEvent, LiveSource};
 use fiatline_core::Block;
 use fiatline_testkit::electrum::ElectrumServer;
 use fiatline_testkit::Chain;
@@ -184,7 +184,7 @@ fn blocks_found_between_the_first_fill_and_the_first_connection_are_passed_on() 
     server.set_tip(FIRST + 3);
     let mut source = ElectrumLive::new(vec![server.url()], options()).unwrap();
     // The caller filled its window up to FIRST + 1.
-    source.follow_from(FIRST + 1, chain.blocks[1].hash);
+    source.follow_from(FIRST + 1, BlockHash(chain.blocks[1].hash));
     assert_eq!(
         blocks_until(&mut source, 2),
         [
@@ -215,7 +215,7 @@ fn tls_works_and_a_self_signed_certificate_is_refused_unless_accepted() {
         },
     )
     .unwrap();
-    source.follow_from(FIRST, chain.blocks[0].hash);
+    source.follow_from(FIRST, BlockHash(chain.blocks[0].hash));
     let seen = blocks_until(&mut source, 2);
     assert_eq!(
         seen,

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use fiatline_adapters::esplora_live::{EsploraLive, EsploraLiveConfig};
-use fiatline_adapters::{LiveEvent, LiveSource};
+use fiatline_adapters::{BlockHash, LiveEvent, LiveSource};
 use fiatline_core::{
     window_index_slots_for, Block, PricePoint, Refinement, Transaction, Txid, Window, WindowEntry,
 };
@@ -55,7 +55,7 @@ fn drive(
                 window.add_bytes(&raw, time, 0).unwrap();
             }
             Ok(Some(LiveEvent::Gone { txid })) => {
-                assert!(window.remove(&Txid(txid)), "a removal of an unknown tx");
+                assert!(window.remove(&txid), "a removal of an unknown tx");
             }
             Ok(Some(LiveEvent::Block { raw, .. })) => {
                 let block = Block::parse(&raw).unwrap();
@@ -327,6 +327,6 @@ fn blocks_found_between_the_first_fill_and_the_first_poll_are_passed_on() {
     let server = EsploraServer::start(chain.clone());
     let mut source = EsploraLive::new(&server.url(), config()).unwrap();
     // The caller filled its window up to FIRST + 1; the tip is at FIRST + 3.
-    source.follow_from(FIRST + 1, chain.blocks[1].hash);
+    source.follow_from(FIRST + 1, BlockHash(chain.blocks[1].hash));
     assert_eq!(blocks_until(&mut source, 2), [FIRST + 2, FIRST + 3]);
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use fiatline_adapters::rpc::{Auth, RpcConfig, RpcSource};
 use fiatline_adapters::zmq::ZmqSource;
 use fiatline_adapters::{LiveEvent, LiveSource};
-use fiatline_core::{Block, Transaction};
+use fiatline_core::{Block, Transaction, Txid};
 use fiatline_testkit::rpc::RpcServer;
 use fiatline_testkit::zmq::ZmqPublisher;
 use fiatline_testkit::Chain;
@@ -117,7 +117,9 @@ fn gaps_garbage_and_a_restart_lose_nothing() {
     let events = collect(&mut source, |e| {
         e.iter().any(|e| matches!(e, LiveEvent::Gone { .. }))
     });
-    assert!(events.contains(&LiveEvent::Gone { txid: txs[5].0 }));
+    assert!(events.contains(&LiveEvent::Gone {
+        txid: Txid(txs[5].0)
+    }));
 
     // 5. The publisher restarts on the same port and counts from zero again.
     drop(publisher);

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use fiatline_adapters::rpc::{Auth, RpcConfig, RpcSource};
 use fiatline_adapters::zmq::ZmqSource;
-use fiatline_adapters::{LiveEvent, LiveSource};
+use fiatline_adapters::{BlockHash, LiveEvent, LiveSource};
 use fiatline_core::{Block, Transaction};
 use fiatline_testkit::rpc::RpcServer;
 use fiatline_testkit::zmq::ZmqPublisher;
@@ -123,7 +123,7 @@ fn blocks_published_while_away_and_a_disconnected_block_are_caught_up() {
     let endpoint = publisher.endpoint().to_string();
     let mut source = ZmqSource::connect(std::slice::from_ref(&endpoint), Some(rpc(&node))).unwrap();
     // The window was filled up to 900,004.
-    source.follow_from(900_004, first.blocks[4].hash);
+    source.follow_from(900_004, BlockHash(first.blocks[4].hash));
     let start = Instant::now();
     while !source.status().connected && start.elapsed() < Duration::from_secs(5) {
         source.next_event(Duration::from_millis(20)).unwrap();
@@ -157,7 +157,7 @@ fn blocks_published_while_away_and_a_disconnected_block_are_caught_up() {
     let events = collect(&mut source, |e| blocks_of(e) == want);
     assert!(
         events.contains(&LiveEvent::Disconnected {
-            hash: chain.blocks[7].hash
+            hash: BlockHash(chain.blocks[7].hash)
         }),
         "{events:?}"
     );

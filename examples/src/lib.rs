@@ -84,7 +84,7 @@ pub fn follow(
                 false
             }
             Ok(Some(LiveEvent::Gone { txid })) => {
-                window.remove(&Txid(txid));
+                window.remove(&txid);
                 false
             }
             Ok(Some(LiveEvent::Block { raw, time })) => {

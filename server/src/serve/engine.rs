@@ -13,7 +13,7 @@ use fiatline_core::cell::Writer;
 use super::latest::{Latest, LATEST_WORDS};
 use fiatline_core::{
     window_index_slots_for, Block, Estimate, EstimateError, PricePoint, Refinement, Transaction,
-    Txid, Window, WindowEntry, WindowError,
+    Window, WindowEntry, WindowError,
 };
 
 use super::messages::{EstimateJson, Message, Points, WindowJson};
@@ -139,7 +139,8 @@ impl Engine {
             }
         }
         if let Some((height, hash)) = last {
-            self.source.follow_from(height, hash);
+            self.source
+                .follow_from(height, fiatline_adapters::BlockHash(hash));
         }
     }
 
@@ -230,7 +231,7 @@ impl Engine {
                 }
             },
             LiveEvent::Gone { txid } => {
-                if self.window.remove(&Txid(txid)) {
+                if self.window.remove(&txid) {
                     self.shared.counters.removed.fetch_add(1, Ordering::Relaxed);
                 }
             }
@@ -259,8 +260,7 @@ impl Engine {
                     .disconnected
                     .fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(
-                    "block {} disconnected (a reorganisation); its transactions stay in the window",
-                    fiatline_adapters::BlockHash(hash)
+                    "block {hash} disconnected (a reorganisation); its transactions stay in the window"
                 );
             }
             LiveEvent::Resync => tracing::info!("resynchronising the mempool"),
