@@ -95,7 +95,7 @@ fn run(rpc: &RpcSource, wanted: &Receiver<()>, out: &Sender<LiveEvent>, c: &Load
             return;
         }
         for chunk in entries.chunks(BATCH) {
-            let txids: Vec<[u8; 32]> = chunk.iter().map(|e| e.txid).collect();
+            let txids: Vec<fiatline_core::Txid> = chunk.iter().map(|e| e.txid).collect();
             let mut wait = FIRST_WAIT;
             let raws = loop {
                 match rpc.raw_transactions(&txids) {

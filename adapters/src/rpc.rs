@@ -10,7 +10,9 @@ use serde_json::value::RawValue;
 
 use crate::network::Network;
 use crate::node_conf::NodeConf;
-use crate::{BlockHash, BlockRef, BlockSource, SourceError};
+use fiatline_core::Txid;
+
+use crate::{parse_txid, BlockRef, BlockSource, SourceError};
 
 /// Requests per batch: enough to hide round trips, small enough for Core's
 /// default work queue.
@@ -64,19 +66,19 @@ impl RpcConfig {
 /// A transaction of the node's mempool.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MempoolEntry {
-    /// Its txid, internal byte order.
-    pub txid: [u8; 32],
+    /// Its txid.
+    pub txid: Txid,
     /// When the node first saw it, Unix seconds.
     pub time: u32,
     /// Its parents still in the mempool.
-    pub depends: Vec<[u8; 32]>,
+    pub depends: Vec<Txid>,
 }
 
 /// Reorders `entries` so every parent comes before its children, keeping
 /// the given order otherwise.
 fn parents_first(entries: Vec<MempoolEntry>) -> Vec<MempoolEntry> {
     use std::collections::HashMap;
-    let at: HashMap<[u8; 32], usize> = entries
+    let at: HashMap<Txid, usize> = entries
         .iter()
         .enumerate()
         .map(|(i, e)| (e.txid, i))
@@ -270,12 +272,12 @@ impl RpcSource {
             .into_iter()
             .map(|(txid, e)| {
                 Ok(MempoolEntry {
-                    txid: txid.parse::<BlockHash>()?.0,
+                    txid: parse_txid(&txid)?,
                     time: u32::try_from(e.time).unwrap_or(u32::MAX),
                     depends: e
                         .depends
                         .iter()
-                        .map(|d| d.parse::<BlockHash>().map(|h| h.0))
+                        .map(|d| parse_txid(d))
                         .collect::<Result<_, _>>()?,
                 })
             })
@@ -284,21 +286,18 @@ impl RpcSource {
         Ok(parents_first(listed))
     }
 
-    /// Returns raw transactions by txid (internal byte order), batched;
+    /// Returns raw transactions by txid, batched;
     /// `None` for one that is gone (confirmed or evicted since).
     ///
     /// # Errors
     /// As any call to the node, but a missing transaction is not an error.
-    pub fn raw_transactions(
-        &self,
-        txids: &[[u8; 32]],
-    ) -> Result<Vec<Option<Vec<u8>>>, SourceError> {
+    pub fn raw_transactions(&self, txids: &[Txid]) -> Result<Vec<Option<Vec<u8>>>, SourceError> {
         let mut out = Vec::with_capacity(txids.len());
         let client = self.client()?;
         for chunk in txids.chunks(BATCH) {
             let params: Vec<Box<RawValue>> = chunk
                 .iter()
-                .map(|t| RawValue::from_string(format!("[\"{}\"]", BlockHash(*t))))
+                .map(|t| RawValue::from_string(format!("[\"{t}\"]")))
                 .collect::<Result<_, _>>()
                 .map_err(|e| self.error(e))?;
             let requests: Vec<_> = params

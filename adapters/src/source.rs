@@ -35,12 +35,26 @@ impl FromStr for BlockHash {
     type Err = SourceError;
 
     fn from_str(s: &str) -> Result<Self, SourceError> {
-        let mut bytes = [0u8; 32];
-        hex::decode_to_slice(s.trim(), &mut bytes)
-            .map_err(|e| SourceError::persistent(format!("bad block hash {s:?}")).with_source(e))?;
-        bytes.reverse();
-        Ok(Self(bytes))
+        display_hex(s, "block hash").map(Self)
     }
+}
+
+/// Reads a txid as nodes and explorers print it (hex, reversed).
+///
+/// # Errors
+/// Returns a persistent error when `s` is not 64 hex digits.
+pub fn parse_txid(s: &str) -> Result<fiatline_core::Txid, SourceError> {
+    display_hex(s, "txid").map(fiatline_core::Txid)
+}
+
+/// A 32-byte hash printed as nodes print them (hex, reversed), in internal
+/// byte order; `what` names it in the error.
+fn display_hex(s: &str, what: &str) -> Result<[u8; 32], SourceError> {
+    let mut bytes = [0u8; 32];
+    hex::decode_to_slice(s.trim(), &mut bytes)
+        .map_err(|e| SourceError::persistent(format!("bad {what} {s:?}")).with_source(e))?;
+    bytes.reverse();
+    Ok(bytes)
 }
 
 /// Where a block sits: its height, hash and header time.
