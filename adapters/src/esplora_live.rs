@@ -23,7 +23,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bitcoin::hashes::Hash;
-use fiatline_core::{Block, Transaction};
+use fiatline_core::Block;
 
 use crate::esplora::EsploraSource;
 use crate::follower::{ChainChange, ChainFollower};
@@ -361,11 +361,14 @@ impl EsploraLive {
     /// Holds a fetched transaction until its listed parents have gone before.
     fn fetched(&mut self, txid: [u8; 32], tx: &bitcoin::Transaction) {
         self.stats.fetched += 1;
+        // The client hands the transaction decoded: its parents come from
+        // that, and its bytes (for the window) from encoding it once.
         let raw = bitcoin::consensus::serialize(tx);
-        let parents = match Transaction::parse(&raw) {
-            Ok(t) => t.inputs().map(|i| *i.prev_txid).collect(),
-            Err(_) => Vec::new(),
-        };
+        let parents = tx
+            .input
+            .iter()
+            .map(|i| i.previous_output.txid.to_byte_array())
+            .collect();
         if let Some(e) = self.mempool.get_mut(&txid) {
             e.stage = Stage::Held;
         }
