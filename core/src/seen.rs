@@ -1,7 +1,7 @@
 //! The run's set of seen txids: an open-addressing hash table in storage
 //! lent by the caller.
 
-use crate::txid::Txid;
+use crate::txid::{home_slot, Txid};
 use crate::CapacityError;
 
 /// Returns a slot count that holds `txids` at a load of one half, where
@@ -124,12 +124,7 @@ impl<S: AsRef<[Txid]> + AsMut<[Txid]>> TxidSet<S> {
     fn find(&self, txid: &[u8; 32]) -> Option<usize> {
         let slots = self.slots.as_ref();
         let n = slots.len();
-        let mut key = [0u8; 8];
-        key.copy_from_slice(txid.get(..8)?);
-        // Multiply-shift maps the key onto any slot count, not only powers of two.
-        // Below n, so it fits a usize.
-        let start =
-            usize::try_from((u128::from(u64::from_le_bytes(key)) * n as u128) >> 64).ok()?;
+        let start = home_slot(txid, n);
         let (tail, head) = (slots.get(start..)?, slots.get(..start)?);
         tail.iter()
             .chain(head)

@@ -39,3 +39,15 @@ impl fmt::Debug for Txid {
         write!(f, "Txid({self})")
     }
 }
+
+/// The slot where a probe for `txid` starts in a table of `slots` slots:
+/// the one hash of both open-addressing tables, the seen set and the
+/// window's index. Multiply-shift maps the txid's first 8 bytes (already
+/// uniform: they come from SHA-256) onto any slot count, not only powers
+/// of two; 0 for an empty table.
+pub(crate) fn home_slot(txid: &[u8; 32], slots: usize) -> usize {
+    let [a, b, c, d, e, f, g, h, ..] = *txid;
+    let key = u64::from_le_bytes([a, b, c, d, e, f, g, h]);
+    // Below `slots`, so it fits a usize.
+    usize::try_from((u128::from(key) * slots as u128) >> 64).unwrap_or(0)
+}

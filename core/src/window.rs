@@ -23,7 +23,7 @@ use crate::histogram::Histogram;
 use crate::outputs::RawOutput;
 use crate::points::PricePoint;
 use crate::tx::Transaction;
-use crate::txid::Txid;
+use crate::txid::{home_slot, Txid};
 
 /// The default span: three hours.
 pub const DEFAULT_SPAN: u32 = 3 * 3600;
@@ -499,13 +499,7 @@ where
     }
 
     fn home(&self, txid: &[u8; 32]) -> usize {
-        let mut key = [0u8; 8];
-        key.copy_from_slice(txid.get(..8).unwrap_or(&[0; 8]));
-        // Below the index's length, so it fits a usize.
-        usize::try_from(
-            (u128::from(u64::from_le_bytes(key)) * self.index.as_ref().len() as u128) >> 64,
-        )
-        .unwrap_or(0)
+        home_slot(txid, self.index.as_ref().len())
     }
 
     /// `Ok(slot)` holding `txid`, or `Err(slot)`: the empty slot where it would go.
