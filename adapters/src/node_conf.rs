@@ -53,7 +53,7 @@ impl NodeConf {
             Some(n) => n,
             None => chosen_network(&lines).map_err(|e| {
                 let path = file.as_deref().unwrap_or(datadir);
-                SourceError::bad_input(format!("{}: {e}", path.display()))
+                SourceError::bad_input(format!("{}: chain=", path.display())).with_source(e)
             })?,
         };
         let mut settings = HashMap::new();
@@ -163,7 +163,9 @@ fn section_network(name: &str) -> Option<Network> {
 
 /// The network the file chooses: `chain=`, or `regtest=1` and the like at
 /// the top level; mainnet when it says nothing.
-fn chosen_network(lines: &[(Option<String>, String, String)]) -> Result<Network, String> {
+fn chosen_network(
+    lines: &[(Option<String>, String, String)],
+) -> Result<Network, crate::network::UnknownNetwork> {
     let mut chosen = Network::Main;
     for (section, key, value) in lines {
         if section.is_some() {
@@ -172,9 +174,7 @@ fn chosen_network(lines: &[(Option<String>, String, String)]) -> Result<Network,
         let on = value == "1" || value.is_empty();
         match key.as_str() {
             "chain" => {
-                chosen = value
-                    .parse()
-                    .map_err(|e: crate::network::UnknownNetwork| e.to_string())?;
+                chosen = value.parse()?;
             }
             "regtest" if on => chosen = Network::Regtest,
             "testnet" if on => chosen = Network::Test,
@@ -201,6 +201,18 @@ mod tests {
         let c = NodeConf::read(&dir, chain).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
         c
+    }
+
+    #[test]
+    fn an_unknown_chain_is_bad_input_naming_the_file_and_the_value() {
+        let dir = fiatline_testkit::TempDirPath::new("node-conf-chain");
+        std::fs::write(dir.join("bitcoin.conf"), "chain=moon\n").unwrap();
+        let e = NodeConf::read(&dir, None).unwrap_err();
+        assert!(e.is_bad_input(), "{e}");
+        let text = e.to_string();
+        assert!(text.contains("bitcoin.conf: chain=") && text.contains("\"moon\""), "{text}");
+        let source = std::error::Error::source(&e).unwrap();
+        assert!(source.is::<crate::network::UnknownNetwork>());
     }
 
     #[test]
