@@ -210,7 +210,10 @@ mod tests {
         let e = NodeConf::read(&dir, None).unwrap_err();
         assert!(e.is_bad_input(), "{e}");
         let text = e.to_string();
-        assert!(text.contains("bitcoin.conf: chain=") && text.contains("\"moon\""), "{text}");
+        assert!(
+            text.contains("bitcoin.conf: chain=") && text.contains("\"moon\""),
+            "{text}"
+        );
         let source = std::error::Error::source(&e).unwrap();
         assert!(source.is::<crate::network::UnknownNetwork>());
     }

@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use fiatline_core::{chart_half_range, PricePoint};
 use plotters::prelude::*;
@@ -15,32 +15,56 @@ use crate::report::dollars;
 use fiatline_adapters::consensus::Outcome;
 use fiatline_adapters::hourly::Hourly;
 
+/// Why a chart cannot be written where `--chart` says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ChartPathError {
+    /// Not a `.html`, `.svg` or `.png` file name.
+    Format(PathBuf),
+    /// The file's folder does not exist: the path, and the folder.
+    NoFolder(PathBuf, PathBuf),
+}
+
+impl std::fmt::Display for ChartPathError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Format(path) => write!(
+                f,
+                "--chart {}: unknown chart format: use a .html, .svg or .png file name",
+                path.display()
+            ),
+            Self::NoFolder(path, folder) => {
+                write!(
+                    f,
+                    "--chart {}: no folder {}",
+                    path.display(),
+                    folder.display()
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for ChartPathError {}
+
 /// Checks, before any work, that a chart can be written to `path`: a
 /// known extension, in a folder that exists.
 ///
 /// # Errors
-/// Returns the reason, for the user.
-pub(crate) fn check_path(path: &Path) -> Result<(), String> {
+/// Returns a [`ChartPathError`] saying which.
+pub(crate) fn check_path(path: &Path) -> Result<(), ChartPathError> {
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase);
     if !matches!(ext.as_deref(), Some("html" | "htm" | "svg" | "png")) {
-        return Err(format!(
-            "--chart {}: unknown chart format: use a .html, .svg or .png file name",
-            path.display()
-        ));
+        return Err(ChartPathError::Format(path.to_owned()));
     }
     let folder = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     if !folder.is_dir() {
-        return Err(format!(
-            "--chart {}: no folder {}",
-            path.display(),
-            folder.display()
-        ));
+        return Err(ChartPathError::NoFolder(path.to_owned(), folder.to_owned()));
     }
     Ok(())
 }

@@ -13,6 +13,7 @@ use fiatline_adapters::{
 use fiatline_core::{EstimateError, RefineError, Refinement};
 
 use crate::blockfile::{self, BlockFileError};
+use crate::chart::ChartPathError;
 use crate::compare::{compare, Comparison, DEFAULT_THRESHOLD};
 use crate::progress::Progress;
 use crate::report::{self, Report};
@@ -26,7 +27,12 @@ const TXS_PER_BLOCK_GUESS: usize = 3_000;
 /// Why `fiatline price` failed.
 #[derive(Debug)]
 pub(crate) enum PriceError {
-    Usage(String),
+    /// `--chart` names no file a chart can be written to.
+    ChartPath(ChartPathError),
+    /// `--heights` is not `A..B`: what was given.
+    Heights(String),
+    /// A run's thread ended without an answer (it panicked).
+    Stopped,
     Date(DateError),
     BlockFile(BlockFileError),
     Source(SourceError),
@@ -62,7 +68,11 @@ impl PriceError {
 impl fmt::Display for PriceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Usage(m) => f.write_str(m),
+            Self::ChartPath(e) => e.fmt(f),
+            Self::Heights(range) => {
+                write!(f, "--heights {range:?}: expected A..B, e.g. 840000..840143")
+            }
+            Self::Stopped => f.write_str("a run stopped unexpectedly"),
             Self::Date(e) => e.fmt(f),
             Self::BlockFile(e) => e.fmt(f),
             Self::Source(e) => write!(f, "{e}"),
@@ -122,7 +132,7 @@ impl Mode {
 pub(crate) fn run(args: &PriceArgs) -> Result<(), PriceError> {
     let mode = Mode::of(args.refinement);
     if let Some(path) = &args.chart {
-        chart::check_path(path).map_err(PriceError::Usage)?;
+        chart::check_path(path).map_err(PriceError::ChartPath)?;
     }
     let format = report::Format::of(args.json, args.csv);
     if !args.what.block_files.is_empty() {
@@ -240,11 +250,7 @@ fn selections(
         let parsed = range
             .split_once("..")
             .and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)))
-            .ok_or_else(|| {
-                PriceError::Usage(format!(
-                    "--heights {range:?}: expected A..B, e.g. 840000..840143"
-                ))
-            })?;
+            .ok_or_else(|| PriceError::Heights(range.clone()))?;
         return Ok(vec![(None, Selection::Heights(parsed.0, parsed.1))]);
     }
     // From the genesis block's day to today: a range can never grow past
@@ -345,7 +351,7 @@ pub(crate) fn run_all(
             slot.into_inner()
                 .ok()
                 .flatten()
-                .unwrap_or_else(|| Err(PriceError::Usage("a run stopped unexpectedly".into())))
+                .unwrap_or(Err(PriceError::Stopped))
         })
         .collect()
 }

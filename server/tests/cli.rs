@@ -328,3 +328,17 @@ fn every_setting_of_serve_and_record_has_its_variable_and_the_readme_lists_each(
         }
     }
 }
+
+#[test]
+fn history_refuses_a_date_that_does_not_parse() {
+    let dir = TempDirPath::new("history-bad-date");
+    // An empty file is an empty SQLite database.
+    let db = dir.join("empty.sqlite");
+    std::fs::write(&db, b"").unwrap();
+    for flag in ["--from", "--to"] {
+        let out = fiatline(&["history", "--db", db.to_str().unwrap(), flag, "2024-13-01"]);
+        assert_eq!(out.status.code(), Some(2), "{flag}");
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(said.contains("2024-13-01"), "{said}");
+    }
+}

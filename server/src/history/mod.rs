@@ -26,8 +26,12 @@ pub(crate) enum HistoryError {
     Store(StoreError),
     /// Pricing the days (flags, dates, the source, the estimate).
     Price(PriceError),
-    /// A flag that makes no sense.
-    Usage(String),
+    /// `--db` names no file.
+    NoDatabase(std::path::PathBuf),
+    /// `--chart` names no file a chart can be written to.
+    ChartPath(crate::chart::ChartPathError),
+    /// A `--from`/`--to` date that does not parse: the text, and why.
+    Date(String, fiatline_adapters::DateError),
     /// A block the per-block series could not take.
     Series(series::SeriesError),
     /// The chart could not be written.
@@ -39,7 +43,12 @@ impl HistoryError {
     /// cannot be used; 3: the source failed.
     pub(crate) fn exit_code(&self) -> u8 {
         match self {
-            Self::Store(_) | Self::Usage(_) | Self::Series(_) | Self::Chart(..) => 2,
+            Self::Store(_)
+            | Self::NoDatabase(_)
+            | Self::ChartPath(_)
+            | Self::Date(..)
+            | Self::Series(_)
+            | Self::Chart(..) => 2,
             Self::Price(e) => e.exit_code(),
         }
     }
@@ -50,7 +59,14 @@ impl fmt::Display for HistoryError {
         match self {
             Self::Store(e) => e.fmt(f),
             Self::Price(e) => e.fmt(f),
-            Self::Usage(m) => f.write_str(m),
+            Self::NoDatabase(path) => write!(
+                f,
+                "no history database {} (fill one with fiatline backfill)",
+                path.display()
+            ),
+            Self::ChartPath(e) => e.fmt(f),
+            // The date error names the text that did not parse.
+            Self::Date(_, e) => e.fmt(f),
             Self::Series(e) => e.fmt(f),
             Self::Chart(p, e) => write!(f, "--chart {}: {e}", p.display()),
         }
@@ -64,7 +80,9 @@ impl std::error::Error for HistoryError {
             Self::Price(e) => Some(e),
             Self::Series(e) => Some(e),
             Self::Chart(_, e) => Some(e),
-            Self::Usage(_) => None,
+            Self::ChartPath(e) => Some(e),
+            Self::Date(_, e) => Some(e),
+            Self::NoDatabase(_) => None,
         }
     }
 }

@@ -20,19 +20,18 @@ const ALL: (&str, &str) = ("0000-01-01", "9999-12-31");
 /// Returns an error when the file cannot be read.
 pub(crate) fn run(args: &HistoryArgs) -> Result<(), HistoryError> {
     if !args.db.exists() {
-        return Err(HistoryError::Usage(format!(
-            "no history database {} (fill one with fiatline backfill)",
-            args.db.display()
-        )));
+        return Err(HistoryError::NoDatabase(args.db.clone()));
     }
     if let Some(path) = &args.chart {
-        crate::chart::check_path(path).map_err(HistoryError::Usage)?;
+        crate::chart::check_path(path).map_err(HistoryError::ChartPath)?;
     }
     let store = Store::open_read_only(&args.db)?;
     let from = args.from.as_deref().unwrap_or(ALL.0);
     let to = args.to.as_deref().unwrap_or(ALL.1);
+    // Checked for days too: a date that does not parse is an error, not
+    // an empty answer.
+    let (start, end) = day_span(from, to)?;
     if args.blocks {
-        let (start, end) = day_span(from, to)?;
         let rows = store.blocks(start, end)?;
         if let Some(path) = &args.chart {
             return draw(path, &[], Some(&rows), rows.len(), "block");
@@ -99,13 +98,13 @@ pub(crate) fn csv(days: &[Day]) -> String {
 /// `YYYY-MM-DD`; the widest range for [`ALL`]'s bounds).
 ///
 /// # Errors
-/// Returns a usage error for a date that does not parse.
+/// Returns [`HistoryError::Date`] for a date that does not parse.
 pub(crate) fn day_span(from: &str, to: &str) -> Result<(i64, i64), HistoryError> {
     let midnight = |d: &str, all: &str| -> Result<Option<i64>, HistoryError> {
         if d == all {
             return Ok(None);
         }
-        let days = parse_dates(d).map_err(|e| HistoryError::Usage(format!("{d}: {e}")))?;
+        let days = parse_dates(d).map_err(|e| HistoryError::Date(d.to_owned(), e))?;
         Ok(days.first().map(|d| d.midnight()))
     };
     Ok((
