@@ -30,8 +30,8 @@ pub(crate) enum HistoryError {
     NoDatabase(std::path::PathBuf),
     /// `--chart` names no file a chart can be written to.
     ChartPath(crate::chart::ChartPathError),
-    /// A `--from`/`--to` date that does not parse: the text, and why.
-    Date(String, fiatline_adapters::DateError),
+    /// A `--from`/`--to` date that does not parse (the error names it).
+    Date(fiatline_adapters::DateError),
     /// A block the per-block series could not take.
     Series(series::SeriesError),
     /// The chart could not be written.
@@ -46,7 +46,7 @@ impl HistoryError {
             Self::Store(_)
             | Self::NoDatabase(_)
             | Self::ChartPath(_)
-            | Self::Date(..)
+            | Self::Date(_)
             | Self::Series(_)
             | Self::Chart(..) => 2,
             Self::Price(e) => e.exit_code(),
@@ -65,8 +65,7 @@ impl fmt::Display for HistoryError {
                 path.display()
             ),
             Self::ChartPath(e) => e.fmt(f),
-            // The date error names the text that did not parse.
-            Self::Date(_, e) => e.fmt(f),
+            Self::Date(e) => e.fmt(f),
             Self::Series(e) => e.fmt(f),
             Self::Chart(p, e) => write!(f, "--chart {}: {e}", p.display()),
         }
@@ -81,7 +80,7 @@ impl std::error::Error for HistoryError {
             Self::Series(e) => Some(e),
             Self::Chart(_, e) => Some(e),
             Self::ChartPath(e) => Some(e),
-            Self::Date(_, e) => Some(e),
+            Self::Date(e) => Some(e),
             Self::NoDatabase(_) => None,
         }
     }

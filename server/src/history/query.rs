@@ -104,7 +104,7 @@ pub(crate) fn day_span(from: &str, to: &str) -> Result<(i64, i64), HistoryError>
         if d == all {
             return Ok(None);
         }
-        let days = parse_dates(d).map_err(|e| HistoryError::Date(d.to_owned(), e))?;
+        let days = parse_dates(d).map_err(HistoryError::Date)?;
         Ok(days.first().map(|d| d.midnight()))
     };
     Ok((
