@@ -6,7 +6,6 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use axum::extract::ws::Utf8Bytes;
 use fiatline_adapters::{Clock, LiveEvent, LiveSource};
 use fiatline_core::cell::Writer;
 
@@ -429,24 +428,20 @@ impl Engine {
         let newest_first: Vec<&PricePoint> = self.points.iter().rev().collect();
         let mut parts = newest_first.chunks(SNAPSHOT_POINTS);
         let first = parts.next().unwrap_or_default();
-        let mut snapshot = vec![Utf8Bytes::from(
-            Message::Snapshot {
-                sent_ms,
-                estimate: &estimate,
-                compare: compare.as_ref(),
-                parts: newest_first.len().div_ceil(SNAPSHOT_POINTS).max(1),
-                points: Points(first),
-            }
-            .to_json(),
-        )];
+        let mut snapshot = vec![Message::Snapshot {
+            sent_ms,
+            estimate: &estimate,
+            compare: compare.as_ref(),
+            parts: newest_first.len().div_ceil(SNAPSHOT_POINTS).max(1),
+            points: Points(first),
+        }
+        .to_json()];
         // The older points follow, each message older than the one before.
         snapshot.extend(parts.map(|part| {
-            Utf8Bytes::from(
-                Message::Older {
-                    points: Points(part),
-                }
-                .to_json(),
-            )
+            Message::Older {
+                points: Points(part),
+            }
+            .to_json()
         }));
         let rough = e.map(|e| e.rough);
         let moved = match (self.snapshot_rough, rough) {
@@ -478,20 +473,19 @@ impl Engine {
             self.sent_time = t;
         }
         if moved {
+            // Every client gets the whole snapshot instead of a delta.
             self.snapshot_rough = rough;
-            for part in &snapshot {
-                let _ = self.shared.deltas.send(part.clone());
-            }
         } else {
-            let delta = Message::Delta {
-                sent_ms,
-                estimate: &estimate,
-                compare: compare.as_ref(),
-                points: Points(&fresh),
-            }
-            .to_json();
-            let _ = self.shared.deltas.send(Utf8Bytes::from(delta));
+            self.shared.broadcast(
+                Message::Delta {
+                    sent_ms,
+                    estimate: &estimate,
+                    compare: compare.as_ref(),
+                    points: Points(&fresh),
+                }
+                .to_json(),
+            );
         }
-        self.shared.snapshot.send_replace(Arc::from(snapshot));
+        self.shared.publish_snapshot(snapshot, moved);
     }
 }

@@ -137,6 +137,26 @@ impl Shared {
             history,
         })
     }
+
+    /// Sends every connected client one message (JSON text).
+    pub(crate) fn broadcast(&self, json: String) {
+        // No client connected is not an error.
+        let _ = self.deltas.send(Utf8Bytes::from(json));
+    }
+
+    /// Makes `parts` (JSON texts) the snapshot a client gets on connecting,
+    /// and with `to_everyone` sends them to every connected client first.
+    /// The engine hands over text; the frames are made here, once, and
+    /// shared by every client.
+    pub(crate) fn publish_snapshot(&self, parts: Vec<String>, to_everyone: bool) {
+        let frames: Arc<[Utf8Bytes]> = parts.into_iter().map(Utf8Bytes::from).collect();
+        if to_everyone {
+            for frame in frames.iter() {
+                let _ = self.deltas.send(frame.clone());
+            }
+        }
+        self.snapshot.send_replace(frames);
+    }
 }
 
 /// Reads a counter.
