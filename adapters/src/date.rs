@@ -28,6 +28,12 @@ impl UtcDate {
             .then_some(Self { year, month, day })
     }
 
+    /// Returns today's date in UTC, by the wall clock.
+    #[must_use]
+    pub fn today() -> Self {
+        Self::of_unix(i64::from(crate::live::unix_now()))
+    }
+
     /// Returns the date of a Unix time.
     pub fn of_unix(secs: i64) -> Self {
         // Howard Hinnant's civil_from_days.

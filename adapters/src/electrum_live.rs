@@ -14,11 +14,11 @@
 //! cannot leave the source deaf.
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use crate::electrum::{Conn, ElectrumOptions, ElectrumSource};
 use crate::follower::{ChainChange, ChainFollower};
-use crate::live::{LiveEvent, LiveSource, LiveStatus};
+use crate::live::{unix_now, LiveEvent, LiveSource, LiveStatus};
 use crate::{BlockHash, BlockSource, SourceError};
 
 /// Most blocks fetched when the tip moves; a source that fell further
@@ -73,12 +73,6 @@ impl std::fmt::Debug for ElectrumLive {
             .field("stats", &self.stats)
             .finish_non_exhaustive()
     }
-}
-
-fn now() -> u32 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX))
 }
 
 impl ElectrumLive {
@@ -151,7 +145,10 @@ impl ElectrumLive {
                 ChainChange::Connected { height, raw, .. } => {
                     tracing::info!(height, "electrum: new block");
                     self.stats.blocks += 1;
-                    self.queue.push_back(LiveEvent::Block { raw, time: now() });
+                    self.queue.push_back(LiveEvent::Block {
+                        raw,
+                        time: unix_now(),
+                    });
                 }
                 ChainChange::Disconnected { height, hash } => {
                     tracing::warn!(height, "electrum: block reorganised away");

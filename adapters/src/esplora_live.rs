@@ -20,14 +20,14 @@
 //! up to [`MAX_BACKOFF`], and reports itself disconnected meanwhile.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use bitcoin::hashes::Hash;
 use fiatline_core::Block;
 
 use crate::esplora::EsploraSource;
 use crate::follower::{ChainChange, ChainFollower};
-use crate::live::{LiveEvent, LiveSource, LiveStatus};
+use crate::live::{unix_now, LiveEvent, LiveSource, LiveStatus};
 use crate::{BlockHash, BlockSource, SourceError};
 
 /// Most blocks fetched when the tip moves; a source that fell further
@@ -126,12 +126,6 @@ pub struct EsploraLive {
     last_progress: Instant,
 }
 
-fn now() -> u32 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX))
-}
-
 impl EsploraLive {
     /// Creates a source for `url` (e.g. `https://mempool.space/api`); the
     /// first poll happens at the first [`LiveSource::next_event`].
@@ -183,7 +177,7 @@ impl EsploraLive {
             Err(e) => return Err(self.failed("the mempool's txids", e)),
         };
         self.follow_tip()?;
-        let time = now();
+        let time = unix_now();
         let current: HashSet<[u8; 32]> = listed.iter().map(|t| t.to_byte_array()).collect();
         let left: Vec<[u8; 32]> = self
             .mempool
@@ -266,7 +260,10 @@ impl EsploraLive {
                         self.confirmed.pop_front();
                     }
                     self.stats.blocks += 1;
-                    self.queue.push_back(LiveEvent::Block { raw, time: now() });
+                    self.queue.push_back(LiveEvent::Block {
+                        raw,
+                        time: unix_now(),
+                    });
                 }
                 ChainChange::Disconnected { height, hash } => {
                     tracing::warn!(height, "esplora: block reorganised away");

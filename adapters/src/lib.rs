@@ -68,7 +68,7 @@ pub mod zmq_message;
 pub use date::{parse_dates, parse_dates_between, DateError, UtcDate};
 pub use error::{ErrorKind, SourceError};
 pub use fetch::fetch_in_order;
-pub use live::{Clock, LiveEvent, LiveSource, LiveStatus};
+pub use live::{unix_now, Clock, LiveEvent, LiveSource, LiveStatus};
 pub use network::Network;
 pub use retry::Retry;
 pub use select::{select, SelectError, Selection, CONFIRMATIONS};

@@ -67,6 +67,15 @@ pub struct LiveStatus {
     pub backlog: u64,
 }
 
+/// The wall clock in Unix seconds: when a live event happened. 0 before
+/// 1970, `u32::MAX` past 2106, where a `u32` of seconds ends.
+#[must_use]
+pub fn unix_now() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX))
+}
+
 /// Whose clock a source's times follow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Clock {

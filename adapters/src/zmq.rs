@@ -14,10 +14,10 @@
 //! logged and skipped.
 
 use std::collections::{HashMap, VecDeque};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use crate::follower::{ChainChange, ChainFollower};
-use crate::live::{LiveEvent, LiveSource, LiveStatus};
+use crate::live::{unix_now, LiveEvent, LiveSource, LiveStatus};
 use crate::mempool_load::{LoadCounters, MempoolLoader};
 use crate::rpc::RpcSource;
 use crate::zmq_message::{decode, MessageError};
@@ -77,12 +77,6 @@ impl std::fmt::Debug for ZmqSource {
 
 fn zmq_error(what: &str, e: zmq::Error) -> SourceError {
     SourceError::persistent(format!("ZMQ: cannot {what}")).with_source(e)
-}
-
-fn now() -> u32 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX))
 }
 
 impl ZmqSource {
@@ -210,7 +204,10 @@ impl ZmqSource {
                 self.catch_up_wait = Duration::from_secs(1);
                 for change in changes {
                     self.queue.push_back(match change {
-                        ChainChange::Connected { raw, .. } => LiveEvent::Block { raw, time: now() },
+                        ChainChange::Connected { raw, .. } => LiveEvent::Block {
+                            raw,
+                            time: unix_now(),
+                        },
                         ChainChange::Disconnected { hash, .. } => LiveEvent::Disconnected { hash },
                     });
                 }
@@ -229,7 +226,7 @@ impl ZmqSource {
 
     /// Turns one multipart message into events, or counts it as malformed.
     fn handle(&mut self, frames: &[Vec<u8>]) {
-        match decode(frames, now()) {
+        match decode(frames, unix_now()) {
             Err(why) => self.malformed(&why),
             Ok(d) => {
                 self.track(d.topic, d.seq);

@@ -256,11 +256,7 @@ fn selections(
     // From the genesis block's day to today: a range can never grow past
     // the chain, whatever its ends say.
     let first = UtcDate::new(2009, 1, 3).unwrap_or_else(|| UtcDate::of_unix(0));
-    let today = UtcDate::of_unix(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
-    );
+    let today = UtcDate::today();
     let mut out = Vec::new();
     for spec in &what.date {
         for date in parse_dates_between(spec, first, today).map_err(PriceError::Date)? {

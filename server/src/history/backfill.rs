@@ -14,7 +14,7 @@ use fiatline_adapters::{parse_dates_between, BlockSource, Retry, UtcDate};
 use super::blocks::fill_blocks;
 use super::fill::fill;
 use super::store::Store;
-use super::{today, HistoryError};
+use super::HistoryError;
 use fiatline_adapters::consensus::Outcome;
 
 use crate::price::PriceError;
@@ -32,7 +32,7 @@ pub(crate) fn run(args: &BackfillArgs) -> Result<(), HistoryError> {
     let network = config.network();
     // A day is stored once it is over: yesterday is the last.
     let genesis = UtcDate::new(2009, 1, 3).unwrap_or_else(|| UtcDate::of_unix(0));
-    let last = UtcDate::of_unix(today().midnight() - 1);
+    let last = UtcDate::of_unix(UtcDate::today().midnight() - 1);
     let to = args.to.clone().unwrap_or_else(|| last.to_string());
     let dates = parse_dates_between(&format!("{}..{to}", args.from), genesis, last)
         .map_err(PriceError::Date)?;

@@ -23,7 +23,6 @@ use super::blocks::{feed, FeedError};
 use super::fill::fill;
 use super::series::{Series, SERIES_BLOCKS};
 use super::store::{BlockRow, Estimate, Store};
-use super::today;
 use crate::price::Runs;
 use crate::progress::Progress;
 
@@ -103,7 +102,7 @@ impl Keeper {
     /// Prices the days that ended since the last one stored.
     fn catch_up(&mut self) {
         let Some(blocks) = &self.blocks else { return };
-        let yesterday = UtcDate::of_unix(today().midnight() - 1);
+        let yesterday = UtcDate::of_unix(UtcDate::today().midnight() - 1);
         let week_ago = UtcDate::of_unix(yesterday.midnight() - CATCH_UP_DAYS * 86_400);
         let last = match self.store.last_date() {
             Ok(last) => last.and_then(|d| d.parse::<UtcDate>().ok()),

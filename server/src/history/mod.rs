@@ -13,8 +13,6 @@ pub(crate) mod store;
 
 use std::fmt;
 
-use fiatline_adapters::UtcDate;
-
 use crate::price::PriceError;
 use store::StoreError;
 
@@ -96,13 +94,4 @@ impl From<PriceError> for HistoryError {
     fn from(e: PriceError) -> Self {
         Self::Price(e)
     }
-}
-
-/// Today's UTC date.
-pub(crate) fn today() -> UtcDate {
-    UtcDate::of_unix(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
-    )
 }

@@ -33,11 +33,8 @@ pub(crate) const SNAPSHOT_POINTS: usize = 20_000;
 /// new snapshot to every client.
 const RESNAPSHOT: f64 = 0.02;
 
-pub(crate) fn wall_clock() -> u32 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX))
-}
+/// The wall clock in Unix seconds (the adapters' one clock).
+pub(crate) use fiatline_adapters::unix_now as wall_clock;
 
 pub(crate) struct Engine {
     window: Window<Vec<WindowEntry>, Vec<u32>>,
