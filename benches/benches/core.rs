@@ -7,7 +7,8 @@ use std::hint::black_box;
 use std::ops::ControlFlow;
 
 use bitcoin_slices::{bsl, Parse as _, Visit as _};
-use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
+use criterion::{criterion_group, BenchmarkGroup, Criterion, Throughput};
+use fiatline_benches::{criterion_mean, verdict, verdict_at_least};
 use fiatline_core::{txid_slots_for, Block, PricePoint, RawOutput, Refinement, Run, Txid};
 
 const TXS: u64 = 2500;
@@ -174,4 +175,25 @@ fn day(c: &mut Criterion) {
 }
 
 criterion_group!(benches, run_block, parse_and_txid, parse, estimate, day);
-criterion_main!(benches);
+
+fn main() {
+    let started = std::time::SystemTime::now();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    // Each target, judged on this run's means.
+    if let Some(secs) = criterion_mean("parse+txid+filter+histogram/fiatline", started) {
+        let rate = TXS as f64 / secs;
+        println!(
+            "core: parse + txid + filter + histogram {:.2} M tx/s ({})",
+            rate / 1e6,
+            verdict_at_least(rate / 1e6, 2.0, "M tx/s")
+        );
+    }
+    if let Some(secs) = criterion_mean("day/144_blocks_to_price", started) {
+        println!(
+            "core: a day of 144 blocks to its price {:.0} ms ({})",
+            secs * 1e3,
+            verdict(secs * 1e3, 300.0, "ms")
+        );
+    }
+}

@@ -5,7 +5,8 @@
 
 use std::hint::black_box;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, Criterion, Throughput};
+use fiatline_benches::{criterion_mean, verdict, verdict_at_least};
 use fiatline_core::{
     window_index_slots_for, Block, PricePoint, Refinement, Transaction, Txid, Window, WindowEntry,
 };
@@ -89,4 +90,25 @@ fn estimate_100k(c: &mut Criterion) {
 }
 
 criterion_group!(benches, add_remove, estimate_100k);
-criterion_main!(benches);
+
+fn main() {
+    let started = std::time::SystemTime::now();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    // Each target, judged on this run's means.
+    if let Some(secs) = criterion_mean("window/add+remove", started) {
+        let rate = 5_000.0 / secs;
+        println!(
+            "window: add + remove {:.2} M ops/s ({})",
+            rate / 1e6,
+            verdict_at_least(rate / 1e6, 1.0, "M ops/s")
+        );
+    }
+    if let Some(secs) = criterion_mean("window_estimate_100k_points", started) {
+        println!(
+            "window: estimate of 75,000 transactions {:.2} ms ({})",
+            secs * 1e3,
+            verdict(secs * 1e3, 2.0, "ms")
+        );
+    }
+}

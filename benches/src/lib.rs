@@ -1,5 +1,8 @@
 //! Benchmarks live in `benches/`; this crate holds what they share: how a
-//! figure is judged against its target.
+//! figure is judged against its target, and criterion's figures read back.
+
+use std::path::PathBuf;
+use std::time::SystemTime;
 
 /// Whether the bench was started in test mode (`cargo bench -- --test`, as
 /// CI runs it): small inputs, figures that mean nothing.
@@ -24,6 +27,38 @@ pub fn verdict(measured: f64, target_value: f64, unit: &str) -> String {
     } else {
         format!("target ≤ {target} {unit}: NOT met")
     }
+}
+
+/// The verdict for a figure that must reach `target` (a rate).
+#[must_use]
+pub fn verdict_at_least(measured: f64, target: f64, unit: &str) -> String {
+    if smoke() {
+        format!("target ≥ {target} {unit}: no verdict in a smoke run")
+    } else if measured >= target {
+        format!("target ≥ {target} {unit}: met")
+    } else {
+        format!("target ≥ {target} {unit}: NOT met")
+    }
+}
+
+/// The mean time, in seconds, criterion measured for benchmark `id` (its
+/// folder under `target/criterion`, e.g. `window/add+remove`) in a run
+/// that ended after `since`; `None` when it was not measured then (a smoke
+/// run, or the benchmark filtered out).
+#[must_use]
+pub fn criterion_mean(id: &str, since: SystemTime) -> Option<f64> {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"),
+        PathBuf::from,
+    );
+    let file = target.join("criterion").join(id).join("new/estimates.json");
+    let written = std::fs::metadata(&file).ok()?.modified().ok()?;
+    if written < since {
+        return None;
+    }
+    let estimates: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&file).ok()?).ok()?;
+    Some(estimates["mean"]["point_estimate"].as_f64()? * 1e-9)
 }
 
 #[cfg(test)]
