@@ -8,7 +8,8 @@ use std::hint::black_box;
 use criterion::{criterion_group, Criterion, Throughput};
 use fiatline_benches::{criterion_mean, verdict, verdict_at_least};
 use fiatline_core::{
-    window_index_slots_for, Block, PricePoint, Refinement, Transaction, Txid, Window, WindowEntry,
+    window_amount_slots_for, window_index_slots_for, Block, PricePoint, Refinement, Transaction,
+    Txid, Window, WindowEntry,
 };
 use fiatline_testkit::Chain;
 
@@ -87,6 +88,32 @@ fn estimate_100k(c: &mut Criterion) {
                 .price
         });
     });
+    // The same window keeping its amounts sorted: the estimate the
+    // per-block history uses, equal to the one above to the bit.
+    let mut sorted = Window::with_amounts(
+        vec![WindowEntry::default(); 80_000],
+        vec![0; window_index_slots_for(80_000)],
+        vec![0; window_amount_slots_for(80_000)],
+        3 * 3600,
+    )
+    .unwrap();
+    for b in &chain.blocks {
+        sorted
+            .add_block(&Block::parse(&b.bytes).unwrap(), b.height)
+            .unwrap();
+    }
+    assert_eq!(
+        sorted.estimate_sorted(Refinement::Reference, &mut scratch),
+        Ok(e)
+    );
+    c.bench_function("window/estimate_sorted_100k_points", |b| {
+        b.iter(|| {
+            sorted
+                .estimate_sorted(Refinement::Reference, &mut scratch)
+                .unwrap()
+                .price
+        });
+    });
 }
 
 criterion_group!(benches, add_remove, estimate_100k);
@@ -109,6 +136,12 @@ fn main() {
             "window: estimate of 75,000 transactions {:.2} ms ({})",
             secs * 1e3,
             verdict(secs * 1e3, 2.0, "ms")
+        );
+    }
+    if let Some(secs) = criterion_mean("window_estimate_sorted_100k_points", started) {
+        println!(
+            "window: estimate of the same from sorted amounts {:.3} ms",
+            secs * 1e3
         );
     }
 }

@@ -44,10 +44,20 @@ pub(crate) fn central(
     if n == 0 {
         return Err(CentralError::Empty);
     }
-    // Positive finite floats order like their bit patterns, and integer
-    // comparisons sort faster.
-    xs.sort_unstable_by_key(|x| x.to_bits());
+    sort_prices(xs);
+    Ok(central_of_sorted(xs))
+}
 
+/// Sorts positive prices ascending: positive finite floats order like
+/// their bit patterns, and integer comparisons sort faster.
+pub(crate) fn sort_prices(xs: &mut [f64]) {
+    xs.sort_unstable_by_key(|x| x.to_bits());
+}
+
+/// The central value of `xs`, sorted ascending (see [`sort_prices`]) and
+/// not empty.
+pub(crate) fn central_of_sorted(xs: &[f64]) -> Central {
+    let n = xs.len();
     let total = xs.iter().fold(0.0, |acc, &x| acc + x);
     let mut best = (f64::INFINITY, 0.0);
     let mut prefix = 0.0;
@@ -63,32 +73,39 @@ pub(crate) fn central(
         }
     }
     let price = best.1;
-
-    for x in xs.iter_mut() {
-        *x = (*x - price).abs();
-    }
-    let deviation = median(xs);
-    Ok(Central {
+    Central {
         price,
-        deviation,
+        deviation: median_distance(xs, price),
         count: n,
-    })
+    }
 }
 
-/// The median of a non-empty slice (mean of the two middle values for an
-/// even count); reorders the slice.
-fn median(xs: &mut [f64]) -> f64 {
+/// The median of `|x - price|` over `xs` (sorted ascending, not empty):
+/// the mean of the two middle values for an even count.
+///
+/// The distances of the values below `price`, read downwards, and of the
+/// rest, read upwards, are two ascending lists (subtraction is monotone),
+/// so the middle is found by merging them to halfway: no sort, no copy.
+fn median_distance(xs: &[f64], price: f64) -> f64 {
     let m = xs.len();
-    let (_, &mut upper, _) = xs.select_nth_unstable_by_key(m / 2, |x| x.to_bits());
+    let split = xs.partition_point(|&x| x < price);
+    let (below, above) = xs.split_at(split);
+    let mut below = below.iter().rev().map(|&x| (x - price).abs()).peekable();
+    let mut above = above.iter().map(|&x| (x - price).abs()).peekable();
+    let mut next = || match (below.peek(), above.peek()) {
+        (Some(&b), Some(&a)) if b <= a => below.next(),
+        (Some(_), None) => below.next(),
+        _ => above.next(),
+    };
+    // The values of rank m/2 - 1 and m/2, ascending, from zero.
+    let mut lower = f64::NEG_INFINITY;
+    for _ in 0..m / 2 {
+        lower = next().unwrap_or(lower);
+    }
+    let upper = next().unwrap_or(lower);
     if m % 2 == 1 {
         return upper;
     }
-    // After the selection the lower middle is the largest value on the left.
-    let lower = xs
-        .get(..m / 2)
-        .unwrap_or_default()
-        .iter()
-        .fold(f64::NEG_INFINITY, |a, &b| a.max(b));
     // The reference's arithmetic, not `f64::midpoint`: values are small.
     #[allow(clippy::manual_midpoint)]
     let mean = (lower + upper) / 2.0;
@@ -123,6 +140,37 @@ mod tests {
                 count: 4
             }
         );
+    }
+
+    #[test]
+    fn the_merged_median_is_the_median_of_the_sorted_distances() {
+        extern crate std;
+        use std::vec::Vec;
+        let mut x = 1u64;
+        for n in 1..200 {
+            let mut xs: Vec<f64> = (0..n)
+                .map(|_| {
+                    x = x
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    // Few distinct values, so ties and equal distances occur.
+                    100.0 + ((x >> 58) as f64) * 0.5
+                })
+                .collect();
+            sort_prices(&mut xs);
+            for price in [xs[0], xs[n / 2], xs[n - 1], 107.25] {
+                let mut d: Vec<f64> = xs.iter().map(|&v| (v - price).abs()).collect();
+                d.sort_by(f64::total_cmp);
+                // The reference's arithmetic, as in `median_distance`.
+                #[allow(clippy::manual_midpoint)]
+                let want = if n % 2 == 1 {
+                    d[n / 2]
+                } else {
+                    (d[n / 2 - 1] + d[n / 2]) / 2.0
+                };
+                assert_eq!(median_distance(&xs, price), want, "{n} {price}");
+            }
+        }
     }
 
     #[test]

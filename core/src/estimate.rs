@@ -1,12 +1,13 @@
 //! Steps 7 to 11 from a histogram and its raw outputs to an [`Estimate`].
 
 use core::fmt;
+use core::ops::Range;
 
 use crate::bins::BIN_COUNT;
-use crate::central::{central, Central, CentralError};
+use crate::central::{central, central_of_sorted, sort_prices, Central, CentralError};
 use crate::confidence::confidence;
 use crate::histogram::Histogram;
-use crate::outputs::RawOutput;
+use crate::outputs::{btc_of, RawOutput};
 use crate::points::{Bands, PricePoint};
 use crate::rough::{rough_price, Rough};
 
@@ -64,6 +65,8 @@ pub enum EstimateError {
     PointStorageFull(usize),
     /// The scratch storage was too small; this many values are needed.
     ScratchFull(usize),
+    /// A sorted estimate was asked of a window that keeps no sorted amounts.
+    Unsorted,
 }
 
 impl fmt::Display for EstimateError {
@@ -74,6 +77,7 @@ impl fmt::Display for EstimateError {
             Self::NoPricePoints => f.write_str("no price point within 5% of the rough price"),
             Self::PointStorageFull(n) => write!(f, "price-point storage too small: {n} needed"),
             Self::ScratchFull(n) => write!(f, "scratch storage too small: {n} needed"),
+            Self::Unsorted => f.write_str("the window keeps no sorted amounts"),
         }
     }
 }
@@ -126,13 +130,7 @@ pub fn estimate_from(
     points: &mut [PricePoint],
     scratch: &mut [f64],
 ) -> Result<Estimate, EstimateError> {
-    // 19 KiB of stack, stated in the crate's memory budget.
-    let mut curve = [0.0; BIN_COUNT];
-    if histogram.normalise_into(&mut curve) <= 0.0 {
-        return Err(EstimateError::NoOutputs);
-    }
-    let fit = rough_price(&curve).ok_or(EstimateError::NoFit)?;
-
+    let fit = fit(histogram)?;
     let bands = Bands::new(fit.price);
     let mut found = 0;
     let mut considered = 0;
@@ -148,19 +146,9 @@ pub fn estimate_from(
     let points = points
         .get(..found)
         .ok_or(EstimateError::PointStorageFull(found))?;
-    let prices = || points.iter().map(|p| p.price);
-
-    let rough = f64::from(fit.price);
-    let mut c = central(
-        prices(),
-        rough - TIGHT * rough,
-        rough + TIGHT * rough,
-        scratch,
-    )?;
-    if refinement == Refinement::Recentre {
-        c = recentre(c, prices, scratch)?;
-    }
-
+    let c = refine(fit.price, refinement, |lo, hi| {
+        central(points.iter().map(|p| p.price), lo, hi, scratch)
+    })?;
     Ok(Estimate {
         price: c.price,
         rough: fit.price,
@@ -173,23 +161,102 @@ pub fn estimate_from(
     })
 }
 
-fn recentre<I: Iterator<Item = f64>>(
-    mut c: Central,
-    prices: impl Fn() -> I,
+/// As [`estimate_from`], from the amounts of the counted outputs that are
+/// not micro round, in ascending order (a [`crate::Window`]'s ladder), and
+/// the number of counted outputs. The price points are not listed: each
+/// band of step 10 is found by binary search, and only the points within
+/// the ±5% range are read. The same points, so the same estimate, to the bit.
+pub(crate) fn estimate_sorted(
+    histogram: &Histogram,
+    amounts: &[u64],
+    outputs: usize,
+    refinement: Refinement,
     scratch: &mut [f64],
+) -> Result<Estimate, EstimateError> {
+    let fit = fit(histogram)?;
+    let runs = Bands::new(fit.price).runs(amounts);
+    let found = runs.iter().map(|(_, run)| run.len()).sum();
+    let c = refine(fit.price, refinement, |lo, hi| {
+        central_in_runs(&runs, amounts, lo, hi, scratch)
+    })?;
+    Ok(Estimate {
+        price: c.price,
+        rough: fit.price,
+        confidence: confidence(&fit, &c),
+        points: found,
+        points_in_range: c.count,
+        deviation: c.deviation,
+        outputs,
+        fit,
+    })
+}
+
+/// Steps 7 to 9: the rough price of a histogram.
+fn fit(histogram: &Histogram) -> Result<Rough, EstimateError> {
+    // 19 KiB of stack, stated in the crate's memory budget.
+    let mut curve = [0.0; BIN_COUNT];
+    if histogram.normalise_into(&mut curve) <= 0.0 {
+        return Err(EstimateError::NoOutputs);
+    }
+    rough_price(&curve).ok_or(EstimateError::NoFit)
+}
+
+/// Step 11: the central value of the points within ±5% of the rough price,
+/// re-centred as `refinement` says; `central_at(lo, hi)` finds the central
+/// value of the points strictly inside `(lo, hi)`.
+fn refine(
+    rough: u32,
+    refinement: Refinement,
+    mut central_at: impl FnMut(f64, f64) -> Result<Central, CentralError>,
 ) -> Result<Central, EstimateError> {
-    let mut visited = [0.0; MAX_RECENTRES];
-    for i in 0..MAX_RECENTRES {
-        if visited.get(..i).is_some_and(|v| v.contains(&c.price)) {
-            break;
+    let rough = f64::from(rough);
+    let mut c = central_at(rough - TIGHT * rough, rough + TIGHT * rough)?;
+    if refinement == Refinement::Recentre {
+        let mut visited = [0.0; MAX_RECENTRES];
+        for i in 0..MAX_RECENTRES {
+            if visited.get(..i).is_some_and(|v| v.contains(&c.price)) {
+                break;
+            }
+            if let Some(v) = visited.get_mut(i) {
+                *v = c.price;
+            }
+            let p = c.price;
+            c = central_at(p - TIGHT * p, p + TIGHT * p)?;
         }
-        if let Some(v) = visited.get_mut(i) {
-            *v = c.price;
-        }
-        let p = c.price;
-        c = central(prices(), p - TIGHT * p, p + TIGHT * p, scratch)?;
     }
     Ok(c)
+}
+
+/// The central value of the points strictly inside `(lo, hi)`, read from
+/// the bands' runs of ascending amounts. In a run a point's price, its USD
+/// amount over its BTC amount, falls as the amount rises, so the points in
+/// range are one stretch of it, found by binary search.
+fn central_in_runs(
+    runs: &[(f64, Range<usize>)],
+    amounts: &[u64],
+    lo: f64,
+    hi: f64,
+    scratch: &mut [f64],
+) -> Result<Central, CentralError> {
+    let mut n = 0;
+    for (usd, run) in runs {
+        let run = amounts.get(run.clone()).unwrap_or_default();
+        let price = |sats: u64| usd / btc_of(sats);
+        let first = run.partition_point(|&s| price(s) >= hi);
+        let end = run.partition_point(|&s| price(s) > lo);
+        for &sats in run.get(first..end).unwrap_or_default() {
+            if let Some(slot) = scratch.get_mut(n) {
+                *slot = price(sats);
+            }
+            n += 1;
+        }
+    }
+    let xs = scratch.get_mut(..n).ok_or(CentralError::ScratchFull(n))?;
+    if xs.is_empty() {
+        return Err(CentralError::Empty);
+    }
+    sort_prices(xs);
+    Ok(central_of_sorted(xs))
 }
 
 /// The chart's vertical half-range, as a fraction of `price`, from the

@@ -86,6 +86,7 @@ mod estimate;
 mod filter;
 pub mod histogram;
 pub mod hourly;
+mod ladder;
 mod outputs;
 pub mod points;
 mod reader;
@@ -114,7 +115,8 @@ pub use tx::{Inputs, Outputs, Transaction, TxIn, TxOut, Witness, Witnesses};
 pub use txid::Txid;
 pub use visitor::{NoopVisitor, Visitor};
 pub use window::{
-    window_index_slots_for, Added, Window, WindowEntry, WindowError, WindowStats, DEFAULT_SPAN,
+    window_amount_slots_for, window_index_slots_for, Added, Window, WindowEntry, WindowError,
+    WindowStats, DEFAULT_SPAN,
 };
 
 /// Lent storage that is full.

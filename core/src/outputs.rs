@@ -16,8 +16,13 @@ pub struct RawOutput {
 impl RawOutput {
     /// Returns the amount in BTC, computed as the reference does (`sats / 1e8`).
     pub fn btc(&self) -> f64 {
-        self.sats as f64 / 1e8
+        btc_of(self.sats)
     }
+}
+
+/// An amount in BTC, computed as the reference does (`sats / 1e8`).
+pub(crate) fn btc_of(sats: u64) -> f64 {
+    sats as f64 / 1e8
 }
 
 /// An append-only list of outputs in storage of the caller's: a slice, an

@@ -1,7 +1,9 @@
 //! Price points (docs/algorithm.md step 10): every output near a round USD amount
 //! at the rough price, unless it is a round BTC amount, becomes a point.
 
-use crate::outputs::RawOutput;
+use core::ops::Range;
+
+use crate::outputs::{btc_of, RawOutput};
 
 /// Round USD amounts, in the order points are emitted.
 pub const USD_AMOUNTS: [f64; 14] = [
@@ -183,6 +185,22 @@ impl Bands {
             *band = (btc - WIDE * btc, btc + WIDE * btc);
         }
         Self(bands)
+    }
+
+    /// For each USD amount, the amount itself and the index range of the
+    /// `sorted` amounts (satoshis, ascending, none micro round) inside its
+    /// band: those whose outputs give it a point, as
+    /// [`Bands::points_of`] finds them.
+    pub(crate) fn runs(&self, sorted: &[u64]) -> [(f64, Range<usize>); USD_AMOUNTS.len()] {
+        core::array::from_fn(|i| {
+            let (Some(&(lo, hi)), Some(&usd)) = (self.0.get(i), USD_AMOUNTS.get(i)) else {
+                return (0.0, 0..0);
+            };
+            // BTC amounts rise with satoshis: both tests hold on a prefix.
+            let start = sorted.partition_point(|&s| btc_of(s) <= lo);
+            let end = sorted.partition_point(|&s| btc_of(s) < hi);
+            (usd, start..end.max(start))
+        })
     }
 
     /// Calls `emit` with each price point of `output`, in USD-amount order.

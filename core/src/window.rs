@@ -11,17 +11,20 @@
 //! Storage is the caller's: a ring of [`WindowEntry`] slots in arrival order
 //! (expiry pops from its front) and a txid index of `u32` slots (open
 //! addressing, linear probing, backward-shift deletion), so adding, removing
-//! and expiring are O(1) amortised.
+//! and expiring are O(1) amortised. Optionally a third storage keeps the
+//! counted amounts sorted (a ladder, see `ladder.rs`), for an estimate that
+//! reads only the outputs near the price: [`Window::estimate_sorted`].
 
 use core::fmt;
 
 use crate::block::Block;
 use crate::error::ParseError;
-use crate::estimate::{estimate_from, Estimate, EstimateError, Refinement};
+use crate::estimate::{estimate_from, estimate_sorted, Estimate, EstimateError, Refinement};
 use crate::filter::{in_range, Candidate, TxFilter};
 use crate::histogram::Histogram;
-use crate::outputs::RawOutput;
-use crate::points::PricePoint;
+use crate::ladder::{sorted_capacity, Ladder};
+use crate::outputs::{btc_of, RawOutput};
+use crate::points::{is_micro_round, PricePoint};
 use crate::tx::Transaction;
 use crate::txid::{home_slot, Txid};
 
@@ -76,6 +79,8 @@ pub enum WindowError {
     IndexTooSmall,
     /// The ring cannot hold this many entries (over `u32::MAX - 1`).
     TooLarge,
+    /// The amounts' storage is smaller than [`window_amount_slots_for`] the ring.
+    AmountsTooSmall,
     /// The transaction or block bytes are malformed.
     Parse(ParseError),
 }
@@ -88,6 +93,9 @@ impl fmt::Display for WindowError {
                 f.write_str("the window's index needs 8/7 as many slots as its ring")
             }
             Self::TooLarge => f.write_str("the window's ring is larger than u32 can index"),
+            Self::AmountsTooSmall => {
+                f.write_str("the window's amount storage is smaller than its ring needs")
+            }
             Self::Parse(e) => write!(f, "malformed transaction: {e}"),
         }
     }
@@ -101,11 +109,25 @@ pub const fn window_index_slots_for(entries: usize) -> usize {
     entries.saturating_mul(2).saturating_add(1)
 }
 
-/// A rolling window over the caller's storage.
+/// Returns amount slots enough for a ring of `entries`: two counted
+/// outputs each, and an eighth more for changes waiting to be merged.
+pub const fn window_amount_slots_for(entries: usize) -> usize {
+    entries
+        .saturating_mul(2)
+        .saturating_add(entries / 3)
+        .saturating_add(8)
+}
+
+/// A rolling window over the caller's storage: a ring of entries `E`, a
+/// txid index `I`, and optionally (see [`Window::with_amounts`]) sorted
+/// amounts `A`.
 #[derive(Debug)]
-pub struct Window<E, I> {
+pub struct Window<E, I, A = [u64; 0]> {
     ring: E,
     index: I,
+    ladder: Ladder<A>,
+    /// Outputs in the histogram.
+    counted: usize,
     /// Arrival counters: entries `head..tail` are in the ring, at `n % len`.
     head: u64,
     tail: u64,
@@ -126,18 +148,33 @@ where
     /// Returns [`WindowError::IndexTooSmall`] unless the index has at least
     /// `ring.len() * 8 / 7 + 1` slots, and [`WindowError::TooLarge`] for a
     /// ring of `u32::MAX - 1` entries or more.
-    pub fn new(ring: E, mut index: I, span: u32) -> Result<Self, WindowError> {
-        let n = ring.as_ref().len();
-        if n >= u32::MAX as usize - 1 {
-            return Err(WindowError::TooLarge);
-        }
-        if index.as_ref().len() < n + n / 7 + 1 {
-            return Err(WindowError::IndexTooSmall);
-        }
+    pub fn new(ring: E, index: I, span: u32) -> Result<Self, WindowError> {
+        Window::with_amounts(ring, index, [], span)
+    }
+}
+
+impl<E, I, A> Window<E, I, A>
+where
+    E: AsRef<[WindowEntry]> + AsMut<[WindowEntry]>,
+    I: AsRef<[u32]> + AsMut<[u32]>,
+    A: AsRef<[u64]> + AsMut<[u64]>,
+{
+    /// Creates an empty window that also keeps its counted amounts sorted
+    /// in `amounts`, for [`Window::estimate_sorted`]. Empty `amounts`
+    /// keep nothing (as [`Window::new`]).
+    ///
+    /// # Errors
+    /// As [`Window::new`], and [`WindowError::AmountsTooSmall`] unless
+    /// `amounts` is empty or has [`window_amount_slots_for`] the ring.
+    pub fn with_amounts(ring: E, mut index: I, amounts: A, span: u32) -> Result<Self, WindowError> {
+        let ladder = Ladder::new(amounts);
+        check_sizes(ring.as_ref().len(), index.as_ref().len(), &ladder)?;
         index.as_mut().fill(0);
         Ok(Self {
             ring,
             index,
+            ladder,
+            counted: 0,
             head: 0,
             tail: 0,
             live: 0,
@@ -186,19 +223,21 @@ where
     }
 
     /// Moves the window into new storage, keeping every live transaction
-    /// (in arrival order), the histogram and the counts.
+    /// (in arrival order), the histogram, the sorted amounts and the counts.
     ///
     /// # Errors
     /// Returns the unchanged window and [`WindowError::Full`] when the new
-    /// ring cannot hold the live transactions, or the error of
-    /// [`Window::new`] for an index that does not fit the new ring.
+    /// ring cannot hold the live transactions, the error of [`Window::new`]
+    /// for an index that does not fit the new ring, or
+    /// [`WindowError::AmountsTooSmall`] when the amounts' storage is too
+    /// small for the new ring (grow it first: [`Window::grow_amounts_into`]).
     // The window comes back by value on failure: nothing is lost, nothing allocated.
     #[allow(clippy::result_large_err)]
     pub fn grow_into<E2, I2>(
         self,
         ring: E2,
-        index: I2,
-    ) -> Result<Window<E2, I2>, (Self, WindowError)>
+        mut index: I2,
+    ) -> Result<Window<E2, I2, A>, (Self, WindowError)>
     where
         E2: AsRef<[WindowEntry]> + AsMut<[WindowEntry]>,
         I2: AsRef<[u32]> + AsMut<[u32]>,
@@ -206,16 +245,98 @@ where
         if ring.as_ref().len() < self.live {
             return Err((self, WindowError::Full));
         }
-        let mut grown = match Window::new(ring, index, self.span) {
-            Ok(w) => w,
-            Err(e) => return Err((self, e)),
-        };
-        for e in self.entries().filter(|e| e.live) {
-            grown.push(*e);
+        if let Err(e) = check_sizes(ring.as_ref().len(), index.as_ref().len(), &self.ladder) {
+            return Err((self, e));
         }
-        grown.histogram = self.histogram.clone();
-        grown.stats = self.stats;
+        index.as_mut().fill(0);
+        let Self {
+            ring: old,
+            ladder,
+            counted,
+            head,
+            tail,
+            span,
+            histogram,
+            stats,
+            ..
+        } = self;
+        let mut grown = Window {
+            ring,
+            index,
+            ladder,
+            counted,
+            head: 0,
+            tail: 0,
+            live: 0,
+            span,
+            histogram,
+            stats,
+        };
+        let old = old.as_ref();
+        for n in head..tail {
+            if let Some(e) = old.get(ring_pos(n, old.len())).filter(|e| e.live) {
+                grown.push(*e);
+            }
+        }
         Ok(grown)
+    }
+
+    /// Moves the sorted amounts into new storage, at least
+    /// [`window_amount_slots_for`] the ring (or empty, to stop keeping them).
+    ///
+    /// # Errors
+    /// Returns the unchanged window and [`WindowError::AmountsTooSmall`]
+    /// when `amounts` is neither.
+    #[allow(clippy::result_large_err)]
+    pub fn grow_amounts_into<A2>(self, amounts: A2) -> Result<Window<E, I, A2>, (Self, WindowError)>
+    where
+        A2: AsRef<[u64]> + AsMut<[u64]>,
+    {
+        if let Err(e) = check_amounts(self.ring.as_ref().len(), amounts.as_ref().len()) {
+            return Err((self, e));
+        }
+        let Self {
+            ring,
+            index,
+            ladder,
+            counted,
+            head,
+            tail,
+            live,
+            span,
+            histogram,
+            stats,
+        } = self;
+        let ladder = match ladder.move_into(amounts) {
+            Ok(l) => l,
+            Err(ladder) => {
+                let same = Self {
+                    ring,
+                    index,
+                    ladder,
+                    counted,
+                    head,
+                    tail,
+                    live,
+                    span,
+                    histogram,
+                    stats,
+                };
+                return Err((same, WindowError::AmountsTooSmall));
+            }
+        };
+        Ok(Window {
+            ring,
+            index,
+            ladder,
+            counted,
+            head,
+            tail,
+            live,
+            span,
+            histogram,
+            stats,
+        })
     }
 
     /// Parses and adds one transaction first seen at `time` (Unix seconds),
@@ -244,8 +365,23 @@ where
         time: u32,
         height: u32,
     ) -> Result<Added, WindowError> {
+        self.add_hashed(tx, tx.txid(), time, height)
+    }
+
+    /// Adds one parsed transaction whose txid the caller has computed
+    /// already (hashing is a good part of adding). `txid` must be `tx`'s:
+    /// the window indexes the transaction under it.
+    ///
+    /// # Errors
+    /// As [`Window::add`].
+    pub fn add_hashed(
+        &mut self,
+        tx: &Transaction<'_>,
+        txid: Txid,
+        time: u32,
+        height: u32,
+    ) -> Result<Added, WindowError> {
         self.stats.received += 1;
-        let txid = tx.txid();
         if let Ok(slot) = self.find(&txid.0) {
             self.stats.duplicates += 1;
             if let Some(e) = self.entry_at_index_slot(slot) {
@@ -289,9 +425,14 @@ where
         };
         let mut counted = 0;
         for (i, &sats) in used.iter().enumerate() {
-            let btc = RawOutput { sats, height, time }.btc();
+            let btc = btc_of(sats);
             if in_range(btc) && self.histogram.add(btc).is_some() {
                 counted |= 1 << i;
+                self.counted += 1;
+                // A micro round amount never gives a price point.
+                if !is_micro_round(btc) {
+                    self.ladder.insert(sats);
+                }
             }
         }
         if let Some(e) = self.ring.as_mut().get_mut(pos) {
@@ -386,14 +527,33 @@ where
         estimate_from(&self.histogram, self.outputs(), refinement, points, scratch)
     }
 
+    /// Estimates the price of the window now, exactly as
+    /// [`Window::estimate`] does, from the sorted amounts: only the outputs
+    /// near the price are read, so it costs a small part of a pass over the
+    /// window. The price points are not listed ([`Estimate::points`] still
+    /// counts them); `scratch` sorts those within ±5% of the price.
+    ///
+    /// # Errors
+    /// As [`crate::estimate()`], and [`EstimateError::Unsorted`] for a
+    /// window made without amount storage.
+    pub fn estimate_sorted(
+        &mut self,
+        refinement: Refinement,
+        scratch: &mut [f64],
+    ) -> Result<Estimate, EstimateError> {
+        if !self.ladder.is_enabled() {
+            return Err(EstimateError::Unsorted);
+        }
+        let amounts = self.ladder.sorted();
+        estimate_sorted(&self.histogram, amounts, self.counted, refinement, scratch)
+    }
+
     fn entries(&self) -> impl Iterator<Item = &WindowEntry> + '_ {
         (self.head..self.tail).filter_map(|n| self.ring.as_ref().get(self.ring_pos(n)))
     }
 
     fn ring_pos(&self, n: u64) -> usize {
-        let len = self.ring.as_ref().len().max(1) as u64;
-        // Below the ring's length, so it fits a usize.
-        usize::try_from(n % len).unwrap_or(0)
+        ring_pos(n, self.ring.as_ref().len())
     }
 
     /// Appends to the ring and indexes it; returns the ring position.
@@ -424,14 +584,12 @@ where
         };
         for (i, sats) in e.values.into_iter().enumerate() {
             if e.counted & (1 << i) != 0 {
-                self.histogram.remove(
-                    RawOutput {
-                        sats,
-                        height: 0,
-                        time: 0,
-                    }
-                    .btc(),
-                );
+                let btc = btc_of(sats);
+                self.histogram.remove(btc);
+                self.counted -= 1;
+                if !is_micro_round(btc) {
+                    self.ladder.remove(sats);
+                }
             }
         }
         self.live -= 1;
@@ -560,6 +718,36 @@ where
             *h = 0;
         }
     }
+}
+
+/// Checks that an index of `index` slots and `ladder` fit a ring of `ring` entries.
+fn check_sizes<A: AsRef<[u64]> + AsMut<[u64]>>(
+    ring: usize,
+    index: usize,
+    ladder: &Ladder<A>,
+) -> Result<(), WindowError> {
+    if ring >= u32::MAX as usize - 1 {
+        return Err(WindowError::TooLarge);
+    }
+    if index < ring + ring / 7 + 1 {
+        return Err(WindowError::IndexTooSmall);
+    }
+    check_amounts(ring, ladder.slots())
+}
+
+/// Checks that `len` slots of amounts (none, or a ladder's sorted part) fit
+/// a ring of `ring` entries: every live entry may count two outputs.
+fn check_amounts(ring: usize, len: usize) -> Result<(), WindowError> {
+    if len > 0 && sorted_capacity(len) < ring.saturating_mul(2) {
+        return Err(WindowError::AmountsTooSmall);
+    }
+    Ok(())
+}
+
+/// The ring position of arrival counter `n` in a ring of `len` entries.
+fn ring_pos(n: u64, len: usize) -> usize {
+    // Below the ring's length, so it fits a usize.
+    usize::try_from(n % len.max(1) as u64).unwrap_or(0)
 }
 
 /// An index slot's value for ring position `pos` (0 marks an empty slot).

@@ -5,8 +5,9 @@
 use std::collections::HashMap;
 
 use fiatline_core::{
-    txid_slots_for, window_index_slots_for, Added, Block, Histogram, PricePoint, RawOutput,
-    Refinement, Run, Transaction, Txid, Window, WindowEntry, WindowError,
+    txid_slots_for, window_amount_slots_for, window_index_slots_for, Added, Block, Estimate,
+    EstimateError, Histogram, PricePoint, RawOutput, Refinement, Run, Transaction, Txid, Window,
+    WindowEntry, WindowError,
 };
 use fiatline_testkit::Chain;
 use proptest::prelude::*;
@@ -46,6 +47,113 @@ fn a_window_of_blocks_prices_like_a_consensus_run() {
     assert_eq!(w.len(), txs);
     assert_eq!(w.stats().received, txs as u64);
     assert_eq!(w.stats().filtered, (txs as u64) - run.stats().used_txs);
+}
+
+type SortedWindow = Window<Vec<WindowEntry>, Vec<u32>, Vec<u64>>;
+
+fn sorted_window(entries: usize, span: u32) -> SortedWindow {
+    Window::with_amounts(
+        vec![WindowEntry::default(); entries],
+        vec![0; window_index_slots_for(entries)],
+        vec![0; window_amount_slots_for(entries)],
+        span,
+    )
+    .unwrap()
+}
+
+/// The full pass over the window's outputs, and the sorted estimate: the
+/// same result, to the bit, errors included.
+fn both_estimates(w: &mut SortedWindow, refinement: Refinement) -> Result<Estimate, EstimateError> {
+    // A point per band an output lies in: at most three (see points.rs).
+    let n = 6 * w.len() + 1;
+    let (mut points, mut scratch) = (vec![PricePoint::default(); n], vec![0.0; n]);
+    let full = w.estimate(refinement, &mut points, &mut scratch);
+    let sorted = w.estimate_sorted(refinement, &mut scratch);
+    assert_eq!(sorted, full, "{refinement:?}");
+    full
+}
+
+#[test]
+fn a_sliding_window_prices_from_sorted_amounts_as_from_every_output() {
+    // Ten blocks through a window of four blocks' span: each block adds
+    // 2,500 transactions, and the blocks older than the span expire.
+    let chain = Chain::generate(840_000, 10, 1_704_139_200, 600);
+    let mut w = sorted_window(4 * 2500, 4 * 600);
+    let mut priced = 0;
+    for (i, b) in chain.blocks.iter().enumerate() {
+        let block = Block::parse(&b.bytes).unwrap();
+        w.expire(block.header().time());
+        w.add_block(&block, b.height).unwrap();
+        // Removed early, as a replaced transaction: every 50th of the block.
+        for tx in block.transactions().step_by(50) {
+            w.remove(&tx.txid());
+        }
+        for refinement in [Refinement::Reference, Refinement::Recentre] {
+            let e = both_estimates(&mut w, refinement).unwrap();
+            assert!(e.points_in_range > 100, "block {i}: {e:?}");
+        }
+        priced += 1;
+    }
+    assert_eq!(priced, 10);
+    // An empty window: the same error both ways.
+    w.expire(u32::MAX);
+    assert_eq!(
+        both_estimates(&mut w, Refinement::Reference),
+        Err(EstimateError::NoOutputs)
+    );
+    // A window without amount storage says so.
+    let mut plain = window(10, 10);
+    assert_eq!(
+        plain.estimate_sorted(Refinement::Reference, &mut [0.0; 4]),
+        Err(EstimateError::Unsorted)
+    );
+}
+
+#[test]
+fn sorted_amounts_grow_with_the_window_and_size_is_checked() {
+    let txs = real_txs();
+    let mut w = sorted_window(100, 86_400);
+    for raw in &txs[..100] {
+        w.add_bytes(raw, 5, 0).unwrap();
+    }
+    let before = both_estimates(&mut w, Refinement::Reference);
+    // The ring cannot outgrow the amounts: grow them first.
+    let Err((w, WindowError::AmountsTooSmall)) = w.grow_into(
+        vec![WindowEntry::default(); 3000],
+        vec![0; window_index_slots_for(3000)],
+    ) else {
+        panic!("a ring larger than the amounts allow must be refused");
+    };
+    let Err((w, WindowError::AmountsTooSmall)) = w.grow_amounts_into(vec![0u64; 200]) else {
+        panic!("fewer amount slots than two per ring entry must be refused");
+    };
+    let w = w
+        .grow_amounts_into(vec![0u64; window_amount_slots_for(3000)])
+        .unwrap();
+    let mut w = w
+        .grow_into(
+            vec![WindowEntry::default(); 3000],
+            vec![0; window_index_slots_for(3000)],
+        )
+        .unwrap();
+    assert_eq!(both_estimates(&mut w, Refinement::Reference), before);
+    for raw in &txs[100..] {
+        w.add_bytes(raw, 6, 0).unwrap();
+    }
+    assert_eq!(
+        both_estimates(&mut w, Refinement::Reference).map(|e| e.outputs),
+        Ok(w.outputs().count())
+    );
+    assert_eq!(
+        Window::with_amounts(
+            vec![WindowEntry::default(); 100],
+            vec![0u32; window_index_slots_for(100)],
+            vec![0u64; 150],
+            1
+        )
+        .err(),
+        Some(WindowError::AmountsTooSmall)
+    );
 }
 
 fn real_txs() -> Vec<Vec<u8>> {
@@ -167,12 +275,13 @@ proptest! {
 
     /// Random adds (in time order), removals and expiries on a small ring:
     /// the window agrees with a model of what must be live, counts never
-    /// underflow, and the histogram always equals its listed outputs.
+    /// underflow, the histogram always equals its listed outputs, and the
+    /// sorted estimate equals the full pass.
     #[test]
     fn invariants_hold(ops in prop::collection::vec(op(), 1..200)) {
         let txs = real_txs();
         let ids: Vec<Txid> = txs.iter().map(|t| Transaction::parse(t).unwrap().txid()).collect();
-        let mut w = window(64, 30);
+        let mut w = sorted_window(64, 30);
         let mut model: HashMap<Txid, u32> = HashMap::new();
         let mut now = 0u32;
         for op in ops {
@@ -204,6 +313,9 @@ proptest! {
             }
             prop_assert_eq!(&h, w.histogram());
         }
+        // The sorted amounts followed every change (an estimate is slow
+        // unoptimised: once a case, whose length is random).
+        both_estimates(&mut w, Refinement::Reference).ok();
     }
 }
 

@@ -17,15 +17,17 @@ use std::collections::{HashMap, VecDeque};
 use std::fmt;
 
 use fiatline_core::{
-    window_index_slots_for, Added, Block, Estimate, EstimateError, ParseError, PricePoint,
-    Refinement, Transaction, Txid, Window, WindowEntry, WindowError,
+    window_amount_slots_for, window_index_slots_for, Added, Block, Estimate, EstimateError,
+    ParseError, Refinement, Transaction, Txid, Window, WindowEntry, WindowError,
 };
 
 /// The window of a per-block price: a day of blocks, as the reference's
 /// "recent blocks" mode prices.
 pub(crate) const SERIES_BLOCKS: u32 = 144;
 
-type VecWindow = Window<Vec<WindowEntry>, Vec<u32>>;
+/// A window that keeps its amounts sorted: each block's price reads only
+/// the outputs near it (`Window::estimate_sorted`).
+type VecWindow = Window<Vec<WindowEntry>, Vec<u32>, Vec<u64>>;
 
 /// The price of the window ending at one block.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -100,7 +102,6 @@ pub(crate) struct Series {
     /// under every earlier block it spends.
     waiting: HashMap<Txid, Waiting>,
     by_parent: HashMap<u32, Vec<Txid>>,
-    points: Vec<PricePoint>,
     scratch: Vec<f64>,
     /// Transactions counted late, when the block they spent left.
     late: u64,
@@ -121,7 +122,6 @@ impl Series {
             blocks: VecDeque::new(),
             waiting: HashMap::new(),
             by_parent: HashMap::new(),
-            points: Vec::new(),
             scratch: Vec::new(),
             late: 0,
         })
@@ -161,12 +161,12 @@ impl Series {
         let mut txids = Vec::with_capacity(block.tx_count());
         for tx in block.transactions() {
             let earlier = self.earlier_parents(&tx, height);
+            let txid = tx.txid();
             // Room was made for the whole block above.
             let added = self
                 .window
-                .add(&tx, time, height)
+                .add_hashed(&tx, txid, time, height)
                 .map_err(SeriesError::Window)?;
-            let txid = tx.txid();
             txids.push(txid);
             if added == Added::Filtered && !earlier.is_empty() {
                 for parent in earlier {
@@ -231,7 +231,7 @@ impl Series {
                 error,
             })?;
             self.window.remove(&txid);
-            match self.window.add(&tx, w.time, w.height) {
+            match self.window.add_hashed(&tx, txid, w.time, w.height) {
                 // Counted now: it waits no more (it may still be listed
                 // under a later parent block, where it is skipped).
                 Ok(Added::Used) => {
@@ -253,6 +253,14 @@ impl Series {
         }
         let capacity = need.max(2 * self.capacity);
         let window = std::mem::replace(&mut self.window, new_window(0)?);
+        // The amounts first: the ring may not outgrow them.
+        let window = match window.grow_amounts_into(vec![0; window_amount_slots_for(capacity)]) {
+            Ok(w) => w,
+            Err((same, e)) => {
+                self.window = same;
+                return Err(SeriesError::Window(e));
+            }
+        };
         match window.grow_into(
             vec![WindowEntry::default(); capacity],
             vec![0; window_index_slots_for(capacity)],
@@ -269,17 +277,14 @@ impl Series {
         }
     }
 
-    /// Prices the window, growing point storage as the core asks.
+    /// Prices the window, growing the scratch storage as the core asks.
     fn estimate(&mut self) -> Result<Estimate, EstimateError> {
         loop {
             match self
                 .window
-                .estimate(Refinement::Reference, &mut self.points, &mut self.scratch)
+                .estimate_sorted(Refinement::Reference, &mut self.scratch)
             {
-                Err(EstimateError::PointStorageFull(n) | EstimateError::ScratchFull(n))
-                    if n > self.points.len().min(self.scratch.len()) =>
-                {
-                    self.points.resize(n, PricePoint::default());
+                Err(EstimateError::ScratchFull(n)) if n > self.scratch.len() => {
                     self.scratch.resize(n, 0.0);
                 }
                 other => return other,
@@ -290,9 +295,10 @@ impl Series {
 
 fn new_window(capacity: usize) -> Result<VecWindow, SeriesError> {
     // A span no block time reaches: blocks leave by count, never by age.
-    Window::new(
+    Window::with_amounts(
         vec![WindowEntry::default(); capacity],
         vec![0; window_index_slots_for(capacity)],
+        vec![0; window_amount_slots_for(capacity)],
         u32::MAX,
     )
     .map_err(SeriesError::Window)
