@@ -19,8 +19,9 @@
 //! only as far as the heights asked for need.
 
 use std::collections::{HashMap, VecDeque};
+use std::fmt;
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -61,6 +62,186 @@ struct Index {
     chain: Vec<BlockHash>,
 }
 
+/// What went wrong reading a `blocks` directory.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum BlkError {
+    /// The directory cannot be listed (bad input).
+    ReadDir {
+        /// The directory.
+        dir: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The directory holds no `blk*.dat` file (bad input).
+    NoFiles {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// `xor.dat` is not 8 bytes long (bad input).
+    BadKey {
+        /// The key file.
+        path: PathBuf,
+    },
+    /// `xor.dat` exists but cannot be read (bad input).
+    ReadKey {
+        /// The key file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// A blk file cannot be read.
+    ReadFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The files are another network's (bad input).
+    OtherNetwork {
+        /// The directory.
+        dir: PathBuf,
+        /// The network the files are of.
+        found: Network,
+        /// The network asked for.
+        expected: Network,
+    },
+    /// A record starts with no network's magic (bad input).
+    BadMagic {
+        /// The file.
+        path: PathBuf,
+        /// Where in it.
+        at: u64,
+        /// The four bytes found.
+        magic: [u8; 4],
+        /// The network asked for.
+        expected: Network,
+    },
+    /// No block's height can be known: no genesis block, no BIP 34 height
+    /// (bad input).
+    NoHeight {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// The height asked for is above the files' tip.
+    PastTip {
+        /// The height asked for.
+        height: u32,
+        /// The tip's height.
+        tip: u32,
+    },
+    /// The files do not reach down to the height asked for.
+    NotInFiles {
+        /// The height asked for.
+        height: u32,
+        /// The lowest height of the chain found.
+        lowest: u32,
+    },
+    /// A block that the scan did not find.
+    UnknownBlock {
+        /// The block.
+        hash: BlockHash,
+    },
+    /// A block's bytes cannot be read.
+    ReadBlock {
+        /// The block.
+        hash: BlockHash,
+        /// Its file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+}
+
+impl fmt::Display for BlkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ReadDir { dir, .. } => {
+                write!(f, "cannot read the blocks directory {}", dir.display())
+            }
+            Self::NoFiles { dir } => write!(
+                f,
+                "no blk*.dat files in {} (pass the node's blocks directory with --blocks-dir)",
+                dir.display()
+            ),
+            Self::BadKey { path } => write!(f, "{} is not an 8-byte key", path.display()),
+            Self::ReadKey { path, .. } | Self::ReadFile { path, .. } => {
+                write!(f, "cannot read {}", path.display())
+            }
+            Self::OtherNetwork {
+                dir,
+                found,
+                expected,
+            } => write!(
+                f,
+                "{} holds {found} blocks, not {expected}: pass --chain {found} (or the \
+                 {expected} node's blocks directory)",
+                dir.display()
+            ),
+            Self::BadMagic {
+                path,
+                at,
+                magic,
+                expected,
+            } => write!(
+                f,
+                "{} has magic {} at byte {at}, which is no network's ({expected} expects {}): \
+                 not a blocks directory, or a damaged file",
+                path.display(),
+                hex::encode(magic),
+                hex::encode(expected.magic())
+            ),
+            Self::NoHeight { dir } => write!(
+                f,
+                "the blk files in {} hold no block whose height can be known (no genesis \
+                 block, no BIP 34 height)",
+                dir.display()
+            ),
+            Self::PastTip { height, tip } => {
+                write!(f, "no block at height {height}: the blk files end at {tip}")
+            }
+            Self::NotInFiles { height, lowest } => write!(
+                f,
+                "block at height {height} is not in the blk files (the chain found ends at \
+                 height {lowest})"
+            ),
+            Self::UnknownBlock { hash } => {
+                write!(f, "block {hash} is not in the scanned blk files")
+            }
+            Self::ReadBlock { hash, path, .. } => {
+                write!(f, "cannot read block {hash} from {}", path.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for BlkError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::ReadDir { source, .. }
+            | Self::ReadKey { source, .. }
+            | Self::ReadFile { source, .. }
+            | Self::ReadBlock { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+impl From<BlkError> for SourceError {
+    fn from(e: BlkError) -> Self {
+        match e {
+            BlkError::ReadDir { .. }
+            | BlkError::NoFiles { .. }
+            | BlkError::BadKey { .. }
+            | BlkError::ReadKey { .. }
+            | BlkError::OtherNetwork { .. }
+            | BlkError::BadMagic { .. }
+            | BlkError::NoHeight { .. } => Self::bad_input(e),
+            _ => Self::persistent(e),
+        }
+    }
+}
+
 /// Blocks read from a `blocks` directory.
 #[derive(Debug)]
 pub struct BlkSource {
@@ -86,12 +267,9 @@ impl BlkSource {
     /// # Errors
     /// As [`BlkSource::open`].
     pub fn open_network(dir: &Path, network: Network) -> Result<Self, SourceError> {
-        let entries = std::fs::read_dir(dir).map_err(|e| {
-            SourceError::bad_input(format!(
-                "cannot read the blocks directory {}",
-                dir.display()
-            ))
-            .with_source(e)
+        let entries = std::fs::read_dir(dir).map_err(|source| BlkError::ReadDir {
+            dir: dir.to_path_buf(),
+            source,
         })?;
         let mut files: Vec<(u32, PathBuf)> = entries
             .filter_map(Result::ok)
@@ -106,23 +284,19 @@ impl BlkSource {
             })
             .collect();
         if files.is_empty() {
-            return Err(SourceError::bad_input(format!(
-                "no blk*.dat files in {} (pass the node's blocks directory with --blocks-dir)",
-                dir.display()
-            )));
+            return Err(BlkError::NoFiles {
+                dir: dir.to_path_buf(),
+            }
+            .into());
         }
         files.sort();
         let xor = dir.join("xor.dat");
         let key = match std::fs::read(&xor) {
-            Ok(bytes) => bytes.try_into().map_err(|_| {
-                SourceError::bad_input(format!("{} is not an 8-byte key", xor.display()))
-            })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => [0; 8],
-            Err(e) => {
-                return Err(
-                    SourceError::bad_input(format!("cannot read {}", xor.display())).with_source(e),
-                )
-            }
+            Ok(bytes) => bytes
+                .try_into()
+                .map_err(|_| BlkError::BadKey { path: xor.clone() })?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => [0; 8],
+            Err(source) => return Err(BlkError::ReadKey { path: xor, source }.into()),
         };
         Ok(Self {
             dir: dir.to_path_buf(),
@@ -147,8 +321,10 @@ impl BlkSource {
             return Ok(false);
         };
         let path = &self.files[file];
-        let cannot_read =
-            |e| SourceError::persistent(format!("cannot read {}", path.display())).with_source(e);
+        let cannot_read = |source| BlkError::ReadFile {
+            path: path.clone(),
+            source,
+        };
         let mut f = File::open(path).map_err(cannot_read)?;
         let size = f.metadata().map_err(cannot_read)?.len();
         let mut read_at = |at: u64, buf: &mut [u8]| -> std::io::Result<()> {
@@ -200,19 +376,19 @@ impl BlkSource {
     fn wrong_magic(&self, path: &Path, at: u64, magic: [u8; 4]) -> SourceError {
         let expected = self.network;
         match Network::of_magic(magic) {
-            Some(other) => SourceError::bad_input(format!(
-                "{} holds {other} blocks, not {expected}: pass --chain {other} (or the {expected} \
-                 node's blocks directory)",
-                self.dir.display()
-            )),
-            None => SourceError::bad_input(format!(
-                "{} has magic {} at byte {at}, which is no network's ({expected} expects {}): \
-                 not a blocks directory, or a damaged file",
-                path.display(),
-                hex::encode(magic),
-                hex::encode(expected.magic())
-            )),
+            Some(found) => BlkError::OtherNetwork {
+                dir: self.dir.clone(),
+                found,
+                expected,
+            },
+            None => BlkError::BadMagic {
+                path: path.to_path_buf(),
+                at,
+                magic,
+                expected,
+            },
         }
+        .into()
     }
 
     fn unxor(&self, bytes: &mut [u8], offset: u64) {
@@ -234,11 +410,10 @@ impl BlkSource {
                 return Ok(height);
             }
             if !self.scan_next(index)? {
-                return Err(SourceError::bad_input(format!(
-                    "the blk files in {} hold no block whose height can be known (no genesis \
-                     block, no BIP 34 height)",
-                    self.dir.display()
-                )));
+                return Err(BlkError::NoHeight {
+                    dir: self.dir.clone(),
+                }
+                .into());
             }
         }
     }
@@ -249,9 +424,7 @@ impl BlkSource {
         let mut index = self.lock();
         let tip = self.ensure_tip(&mut index)?;
         if height > tip {
-            return Err(SourceError::persistent(format!(
-                "no block at height {height}: the blk files end at {tip}"
-            )));
+            return Err(BlkError::PastTip { height, tip }.into());
         }
         let depth = (tip - height) as usize;
         loop {
@@ -260,10 +433,9 @@ impl BlkSource {
                 return Ok(hash);
             }
             if !self.scan_next(&mut index)? {
-                return Err(SourceError::persistent(format!(
-                    "block at height {height} is not in the blk files (the chain found ends at height {})",
-                    (tip + 1).saturating_sub(u32::try_from(index.chain.len()).unwrap_or(u32::MAX))
-                )));
+                let lowest =
+                    (tip + 1).saturating_sub(u32::try_from(index.chain.len()).unwrap_or(u32::MAX));
+                return Err(BlkError::NotInFiles { height, lowest }.into());
             }
         }
     }
@@ -421,12 +593,7 @@ impl BlockSource for BlkSource {
             .blocks
             .get(&block.hash)
             .copied()
-            .ok_or_else(|| {
-                SourceError::persistent(format!(
-                    "block {} is not in the scanned blk files",
-                    block.hash
-                ))
-            })?;
+            .ok_or(BlkError::UnknownBlock { hash: block.hash })?;
         let path = &self.files[loc.file];
         let read = || -> std::io::Result<Vec<u8>> {
             let mut f = File::open(path)?;
@@ -435,13 +602,10 @@ impl BlockSource for BlkSource {
             f.read_exact(&mut bytes)?;
             Ok(bytes)
         };
-        let mut bytes = read().map_err(|e| {
-            SourceError::persistent(format!(
-                "cannot read block {} from {}",
-                block.hash,
-                path.display()
-            ))
-            .with_source(e)
+        let mut bytes = read().map_err(|source| BlkError::ReadBlock {
+            hash: block.hash,
+            path: path.clone(),
+            source,
         })?;
         self.unxor(&mut bytes, loc.offset);
         Ok(bytes)

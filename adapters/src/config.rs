@@ -8,6 +8,67 @@ use std::time::Duration;
 use crate::network::Network;
 use crate::{BlockSource, LiveSource, SourceError};
 
+/// A source the flags do not say enough to open (always bad input).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// `--source esplora` without `--esplora-url`.
+    NoEsploraUrl,
+    /// `--source electrum` without `--electrum`.
+    NoElectrumUrl,
+    /// `--live zmq` without `--zmq`.
+    NoZmqEndpoint,
+    /// `--live replay` without `--replay`.
+    NoReplayFile,
+    /// A backend this build was made without.
+    NotBuilt {
+        /// The backend, as the flag names it.
+        backend: String,
+    },
+    /// `--speed` that is neither a positive multiple nor `max`.
+    BadSpeed {
+        /// The value given.
+        value: String,
+    },
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NoEsploraUrl => f.write_str(
+                "the esplora source needs --esplora-url URL (or FIATLINE_ESPLORA_URL), \
+                 e.g. https://mempool.space/api",
+            ),
+            Self::NoElectrumUrl => f.write_str(
+                "the electrum source needs --electrum URL[,URL…] (or FIATLINE_ELECTRUM), \
+                 e.g. tcp://127.0.0.1:50001",
+            ),
+            Self::NoZmqEndpoint => {
+                f.write_str("the zmq source needs --zmq ENDPOINT (or FIATLINE_ZMQ)")
+            }
+            Self::NoReplayFile => {
+                f.write_str("the replay source needs --replay FILE (or FIATLINE_REPLAY)")
+            }
+            Self::NotBuilt { backend } => write!(
+                f,
+                "this build has no {backend} backend (enable its feature)"
+            ),
+            Self::BadSpeed { value } => write!(
+                f,
+                "--speed {value:?}: expected a positive multiple (1 is real time) or \"max\""
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl From<ConfigError> for SourceError {
+    fn from(e: ConfigError) -> Self {
+        Self::bad_input(e)
+    }
+}
+
 /// The backends of confirmed blocks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -162,21 +223,15 @@ impl SourceConfig {
 
     #[cfg(feature = "esplora")]
     fn esplora_url(&self) -> Result<&str, SourceError> {
-        self.esplora_url.as_deref().ok_or_else(|| {
-            SourceError::bad_input(
-                "the esplora source needs --esplora-url URL (or FIATLINE_ESPLORA_URL), \
-                 e.g. https://mempool.space/api",
-            )
-        })
+        self.esplora_url
+            .as_deref()
+            .ok_or_else(|| ConfigError::NoEsploraUrl.into())
     }
 
     #[cfg(feature = "electrum")]
     fn electrum_urls(&self) -> Result<&[String], SourceError> {
         if self.electrum.is_empty() {
-            return Err(SourceError::bad_input(
-                "the electrum source needs --electrum URL[,URL…] (or FIATLINE_ELECTRUM), \
-                 e.g. tcp://127.0.0.1:50001",
-            ));
+            return Err(ConfigError::NoElectrumUrl.into());
         }
         Ok(&self.electrum)
     }
@@ -231,12 +286,13 @@ impl SourceConfig {
                         Err(e) => last = Some(e),
                     }
                 }
-                Err(last.unwrap_or_else(|| SourceError::bad_input("no Electrum server given")))
+                Err(last.unwrap_or_else(|| ConfigError::NoElectrumUrl.into()))
             }
             #[allow(unreachable_patterns)]
-            other => Err(SourceError::bad_input(format!(
-                "this build has no {other:?} backend (enable its feature)"
-            ))),
+            other => Err(ConfigError::NotBuilt {
+                backend: format!("{other:?}"),
+            }
+            .into()),
         }
     }
 
@@ -250,9 +306,7 @@ impl SourceConfig {
             #[cfg(feature = "zmq")]
             LiveBackend::Zmq => {
                 if self.zmq.is_empty() {
-                    return Err(SourceError::bad_input(
-                        "the zmq source needs --zmq ENDPOINT (or FIATLINE_ZMQ)",
-                    ));
+                    return Err(ConfigError::NoZmqEndpoint.into());
                 }
                 let rpc = crate::rpc::RpcSource::new(self.rpc()?);
                 Ok(Box::new(crate::zmq::ZmqSource::connect(
@@ -279,19 +333,16 @@ impl SourceConfig {
             )?)),
             #[cfg(feature = "replay")]
             LiveBackend::Replay => {
-                let path = self.replay.as_ref().ok_or_else(|| {
-                    SourceError::bad_input(
-                        "the replay source needs --replay FILE (or FIATLINE_REPLAY)",
-                    )
-                })?;
+                let path = self.replay.as_ref().ok_or(ConfigError::NoReplayFile)?;
                 Ok(Box::new(crate::replay::ReplaySource::open(
                     path, self.speed,
                 )?))
             }
             #[allow(unreachable_patterns)]
-            other => Err(SourceError::bad_input(format!(
-                "this build has no {other:?} backend (enable its feature)"
-            ))),
+            other => Err(ConfigError::NotBuilt {
+                backend: format!("{other:?}"),
+            }
+            .into()),
         }
     }
 }

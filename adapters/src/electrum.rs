@@ -2,6 +2,7 @@
 //! by height, then each block's transactions by position
 //! (`blockchain.transaction.id_from_pos`) and their raw bytes, batched.
 
+use std::fmt;
 use std::io;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -17,6 +18,243 @@ use crate::{tls, BlockHash, BlockRef, BlockSource, SourceError};
 
 /// Requests per batch.
 const BATCH: usize = 100;
+
+/// A request to an Electrum server, as errors name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Request {
+    /// The tip's header (`blockchain.headers.subscribe`).
+    Tip,
+    /// The same, by a live source.
+    Subscription,
+    /// Notified headers, popped from the connection.
+    Notifications,
+    /// `server.ping`.
+    Ping,
+    /// A batch of headers by height.
+    Headers,
+    /// One block's header.
+    Header(u32),
+    /// The txid at a position of a block.
+    Txid {
+        /// The position.
+        pos: usize,
+        /// The block's height.
+        height: u32,
+    },
+    /// A block's txids.
+    Txids(u32),
+    /// A block's transactions.
+    Transactions(u32),
+}
+
+impl fmt::Display for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Tip => f.write_str("the tip"),
+            Self::Subscription => f.write_str("a header subscription"),
+            Self::Notifications => f.write_str("header notifications"),
+            Self::Ping => f.write_str("a ping"),
+            Self::Headers => f.write_str("headers"),
+            Self::Header(h) => write!(f, "header {h}"),
+            Self::Txid { pos, height } => write!(f, "txid {pos} of block {height}"),
+            Self::Txids(h) => write!(f, "the txids of block {h}"),
+            Self::Transactions(h) => write!(f, "the transactions of block {h}"),
+        }
+    }
+}
+
+/// What went wrong with an Electrum server.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ElectrumError {
+    /// No server URL was given (bad input).
+    NoServer,
+    /// A URL whose scheme is neither `tcp` nor `ssl`.
+    UnknownScheme {
+        /// The URL.
+        url: String,
+        /// Its scheme.
+        scheme: String,
+    },
+    /// A URL without `host:port`.
+    BadAddress {
+        /// The URL.
+        url: String,
+    },
+    /// No connection could be made (transient).
+    Connect {
+        /// The URL.
+        url: String,
+        /// Why.
+        source: io::Error,
+    },
+    /// The host is not a name TLS can check a certificate against.
+    BadHostName {
+        /// The URL.
+        url: String,
+        /// The host.
+        host: String,
+        /// rustls' refusal.
+        source: rustls::pki_types::InvalidDnsNameError,
+    },
+    /// rustls could not start a session.
+    StartTls {
+        /// The URL.
+        url: String,
+        /// Why.
+        source: rustls::Error,
+    },
+    /// The server's certificate is not trusted.
+    Untrusted {
+        /// The URL.
+        url: String,
+        /// The handshake's failure.
+        source: io::Error,
+    },
+    /// The TLS handshake failed otherwise (transient).
+    Handshake {
+        /// The URL.
+        url: String,
+        /// Why.
+        source: io::Error,
+    },
+    /// The connection was lost during a request (transient).
+    Lost {
+        /// The URL.
+        url: String,
+        /// What was asked.
+        request: Request,
+        /// The client's error.
+        source: electrum_client::Error,
+    },
+    /// The server answered a request with an error.
+    Failed {
+        /// The URL.
+        url: String,
+        /// What was asked.
+        request: Request,
+        /// The client's error.
+        source: electrum_client::Error,
+    },
+    /// A txid that does not parse.
+    BadTxid {
+        /// The URL.
+        url: String,
+        /// Why.
+        source: serde_json::Error,
+    },
+    /// A tip height past `u32::MAX`.
+    TipOutOfRange {
+        /// The URL.
+        url: String,
+        /// The height announced.
+        height: usize,
+    },
+    /// A height past `u32::MAX` announced to a live source.
+    HeightOutOfRange {
+        /// The height announced.
+        height: usize,
+    },
+    /// A call for one block's header came back with none.
+    EmptyAnswer,
+    /// A header that is not 80 bytes.
+    BadHeader {
+        /// The URL.
+        url: String,
+        /// Its height.
+        height: u32,
+    },
+    /// The block at a height changed between two requests: a reorganisation
+    /// (transient).
+    Changed {
+        /// The height.
+        height: u32,
+    },
+    /// The block's transaction count could not be written.
+    Encode {
+        /// The block's height.
+        height: u32,
+        /// Why.
+        source: bitcoin::io::Error,
+    },
+}
+
+impl fmt::Display for ElectrumError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoServer => f.write_str("no Electrum server given"),
+            Self::UnknownScheme { url, scheme } => {
+                write!(f, "{url}: unknown scheme {scheme:?} (use tcp:// or ssl://)")
+            }
+            Self::BadAddress { url } => {
+                write!(f, "{url}: expected host:port, e.g. tcp://127.0.0.1:50001")
+            }
+            Self::Connect { url, .. } => {
+                write!(f, "cannot connect to the Electrum server at {url}")
+            }
+            Self::BadHostName { url, host, .. } => write!(f, "{url}: {host:?} is not a host name"),
+            Self::StartTls { url, .. } => write!(f, "{url}: cannot start TLS"),
+            Self::Untrusted { url, .. } => write!(
+                f,
+                "the Electrum server at {url} presented a certificate that is not trusted \
+                 (for a self-signed one: --tls-ca FILE with its certificate, or \
+                 --electrum-accept-invalid-certs)"
+            ),
+            Self::Handshake { url, .. } => {
+                write!(f, "TLS with the Electrum server at {url} failed")
+            }
+            Self::Lost { url, request, .. } => write!(
+                f,
+                "lost the Electrum server at {url} while asking {request}"
+            ),
+            Self::Failed { url, request, .. } => {
+                write!(f, "the Electrum server at {url} failed {request}")
+            }
+            Self::BadTxid { url, .. } => write!(f, "bad txid from {url}"),
+            Self::TipOutOfRange { url, height } => {
+                write!(f, "{url}: tip height {height} out of range")
+            }
+            Self::HeightOutOfRange { height } => {
+                write!(f, "the server announced height {height}")
+            }
+            Self::EmptyAnswer => f.write_str("empty answer"),
+            Self::BadHeader { url, height } => write!(f, "bad header {height} from {url}"),
+            Self::Changed { height } => {
+                write!(f, "block {height} changed under us (a reorg?); try again")
+            }
+            Self::Encode { height, source } => write!(f, "block {height}: {source}"),
+        }
+    }
+}
+
+impl std::error::Error for ElectrumError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Connect { source, .. }
+            | Self::Untrusted { source, .. }
+            | Self::Handshake { source, .. } => Some(source),
+            Self::BadHostName { source, .. } => Some(source),
+            Self::StartTls { source, .. } => Some(source),
+            Self::Lost { source, .. } | Self::Failed { source, .. } => Some(source),
+            Self::BadTxid { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+impl From<ElectrumError> for SourceError {
+    fn from(e: ElectrumError) -> Self {
+        match e {
+            ElectrumError::NoServer => Self::bad_input(e),
+            ElectrumError::Connect { .. }
+            | ElectrumError::Handshake { .. }
+            | ElectrumError::Lost { .. }
+            | ElectrumError::Changed { .. } => Self::transient(e),
+            _ => Self::persistent(e),
+        }
+    }
+}
 
 /// How to talk to an Electrum server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,9 +323,11 @@ fn parse_url(url: &str) -> Result<(bool, &str, u16), SourceError> {
         Some(("ssl", rest)) => (true, rest),
         Some(("tcp", rest)) => (false, rest),
         Some((scheme, _)) => {
-            return Err(SourceError::persistent(format!(
-                "{url}: unknown scheme {scheme:?} (use tcp:// or ssl://)"
-            )))
+            return Err(ElectrumError::UnknownScheme {
+                url: url.to_owned(),
+                scheme: scheme.to_owned(),
+            }
+            .into())
         }
         None => (false, url),
     };
@@ -95,10 +335,8 @@ fn parse_url(url: &str) -> Result<(bool, &str, u16), SourceError> {
     let (host, port) = rest
         .rsplit_once(':')
         .and_then(|(h, p)| Some((h.trim_matches(['[', ']']), p.parse().ok()?)))
-        .ok_or_else(|| {
-            SourceError::persistent(format!(
-                "{url}: expected host:port, e.g. tcp://127.0.0.1:50001"
-            ))
+        .ok_or_else(|| ElectrumError::BadAddress {
+            url: url.to_owned(),
         })?;
     Ok((tls, host, port))
 }
@@ -107,9 +345,9 @@ fn parse_url(url: &str) -> Result<(bool, &str, u16), SourceError> {
 /// handshake, so a certificate problem is reported here, plainly.
 fn open(url: &str, options: &ElectrumOptions) -> Result<Conn, SourceError> {
     let (use_tls, host, port) = parse_url(url)?;
-    let unreachable = |e: io::Error| {
-        SourceError::transient(format!("cannot connect to the Electrum server at {url}"))
-            .with_source(e)
+    let unreachable = |source: io::Error| ElectrumError::Connect {
+        url: url.to_owned(),
+        source,
     };
     let addrs: Vec<_> = (host, port)
         .to_socket_addrs()
@@ -135,11 +373,19 @@ fn open(url: &str, options: &ElectrumOptions) -> Result<Conn, SourceError> {
     if !use_tls {
         return Ok(Conn::Tcp(RawClient::from(tcp)));
     }
-    let name = ServerName::try_from(host.to_owned()).map_err(|e| {
-        SourceError::persistent(format!("{url}: {host:?} is not a host name")).with_source(e)
-    })?;
-    let mut tls = ClientConnection::new(tls::client_config(options.verify_tls)?, name)
-        .map_err(|e| SourceError::persistent(format!("{url}: cannot start TLS")).with_source(e))?;
+    let name =
+        ServerName::try_from(host.to_owned()).map_err(|source| ElectrumError::BadHostName {
+            url: url.to_owned(),
+            host: host.to_owned(),
+            source,
+        })?;
+    let mut tls =
+        ClientConnection::new(tls::client_config(options.verify_tls)?, name).map_err(|source| {
+            ElectrumError::StartTls {
+                url: url.to_owned(),
+                source,
+            }
+        })?;
     while tls.is_handshaking() {
         if let Err(e) = tls.complete_io(&mut tcp) {
             return Err(handshake_error(url, e));
@@ -150,17 +396,12 @@ fn open(url: &str, options: &ElectrumOptions) -> Result<Conn, SourceError> {
 
 /// A failed handshake: a certificate refused is persistent and says what
 /// to do; anything else may pass.
-fn handshake_error(url: &str, e: io::Error) -> SourceError {
-    if tls::refused_certificate(&e) {
-        SourceError::persistent(format!(
-            "the Electrum server at {url} presented a certificate that is not trusted \
-             (for a self-signed one: --tls-ca FILE with its certificate, or \
-             --electrum-accept-invalid-certs)"
-        ))
-        .with_source(e)
+fn handshake_error(url: &str, source: io::Error) -> SourceError {
+    let url = url.to_owned();
+    if tls::refused_certificate(&source) {
+        ElectrumError::Untrusted { url, source }.into()
     } else {
-        SourceError::transient(format!("TLS with the Electrum server at {url} failed"))
-            .with_source(e)
+        ElectrumError::Handshake { url, source }.into()
     }
 }
 
@@ -207,7 +448,7 @@ impl ElectrumSource {
     /// a connection that fails is dropped, for the next call to replace.
     pub(crate) fn with<T>(
         &self,
-        what: &str,
+        what: Request,
         request: impl FnOnce(&Conn) -> Answer<T>,
     ) -> Result<T, SourceError> {
         self.with_conn(|c| request(c).map_err(|e| self.error(what, e)))
@@ -234,24 +475,26 @@ impl ElectrumSource {
         self.conn.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    pub(crate) fn error(&self, what: &str, e: electrum_client::Error) -> SourceError {
+    pub(crate) fn error(&self, request: Request, source: electrum_client::Error) -> SourceError {
         use electrum_client::Error as E;
-        match e {
+        let url = self.url.clone();
+        match source {
             E::IOError(_)
             | E::SharedIOError(_)
             | E::AllAttemptsErrored(_)
             | E::CouldntLockReader
-            | E::Mpsc => SourceError::transient(format!(
-                "lost the Electrum server at {} while asking {what}",
-                self.url
-            ))
-            .with_source(e),
-            _ => SourceError::persistent(format!(
-                "the Electrum server at {} failed {what}",
-                self.url
-            ))
-            .with_source(e),
+            | E::Mpsc => ElectrumError::Lost {
+                url,
+                request,
+                source,
+            },
+            _ => ElectrumError::Failed {
+                url,
+                request,
+                source,
+            },
         }
+        .into()
     }
 
     /// Returns the txids of the block at `height`, in block order. The
@@ -272,10 +515,13 @@ impl ElectrumSource {
             match client.batch_call(&batch) {
                 Ok(values) => {
                     for v in values {
-                        let txid = serde_json::from_value::<bitcoin::Txid>(v).map_err(|e| {
-                            SourceError::persistent(format!("bad txid from {}", self.url))
-                                .with_source(e)
-                        })?;
+                        let txid =
+                            serde_json::from_value::<bitcoin::Txid>(v).map_err(|source| {
+                                ElectrumError::BadTxid {
+                                    url: self.url.clone(),
+                                    source,
+                                }
+                            })?;
                         txids.push(txid);
                     }
                 }
@@ -284,13 +530,11 @@ impl ElectrumSource {
                         match client.txid_from_pos(height as usize, pos) {
                             Ok(txid) => txids.push(txid),
                             Err(electrum_client::Error::Protocol(_)) => return Ok(txids),
-                            Err(e) => {
-                                return Err(self.error(&format!("txid {pos} of block {height}"), e))
-                            }
+                            Err(e) => return Err(self.error(Request::Txid { pos, height }, e)),
                         }
                     }
                 }
-                Err(e) => return Err(self.error(&format!("the txids of block {height}"), e)),
+                Err(e) => return Err(self.error(Request::Txids(height), e)),
             }
         }
     }
@@ -302,19 +546,20 @@ impl BlockSource for ElectrumSource {
     }
 
     fn tip_height(&self) -> Result<u32, SourceError> {
-        let tip = self.with("the tip", Conn::block_headers_subscribe_raw)?;
+        let tip = self.with(Request::Tip, Conn::block_headers_subscribe_raw)?;
         u32::try_from(tip.height).map_err(|_| {
-            SourceError::persistent(format!(
-                "{}: tip height {} out of range",
-                self.url, tip.height
-            ))
+            ElectrumError::TipOutOfRange {
+                url: self.url.clone(),
+                height: tip.height,
+            }
+            .into()
         })
     }
 
     fn block_ref(&self, height: u32) -> Result<BlockRef, SourceError> {
         self.block_refs(&[height])?
             .pop()
-            .ok_or_else(|| SourceError::persistent("empty answer"))
+            .ok_or_else(|| ElectrumError::EmptyAnswer.into())
     }
 
     fn block_refs(&self, heights: &[u32]) -> Result<Vec<BlockRef>, SourceError> {
@@ -327,14 +572,15 @@ impl BlockSource for ElectrumSource {
                     vec![Param::Usize(h as usize)],
                 );
             }
-            let values = self.with("headers", |c| c.batch_call(&batch))?;
+            let values = self.with(Request::Headers, |c| c.batch_call(&batch))?;
             for (&height, v) in chunk.iter().zip(values) {
                 let header = v
                     .as_str()
                     .and_then(|s| hex::decode(s).ok())
                     .filter(|h| h.len() == 80)
-                    .ok_or_else(|| {
-                        SourceError::persistent(format!("bad header {height} from {}", self.url))
+                    .ok_or_else(|| ElectrumError::BadHeader {
+                        url: self.url.clone(),
+                        height,
                     })?;
                 out.push(BlockRef {
                     height,
@@ -357,23 +603,26 @@ impl ElectrumSource {
     fn block_from(&self, client: &Conn, block: &BlockRef) -> Result<Vec<u8>, SourceError> {
         let header = client
             .block_header_raw(block.height as usize)
-            .map_err(|e| self.error(&format!("header {}", block.height), e))?;
+            .map_err(|e| self.error(Request::Header(block.height), e))?;
         if BlockHash::of_header(&header) != block.hash {
-            return Err(SourceError::transient(format!(
-                "block {} changed under us (a reorg?); try again",
-                block.height
-            )));
+            return Err(ElectrumError::Changed {
+                height: block.height,
+            }
+            .into());
         }
         let txids = self.txids(client, block.height)?;
         let mut bytes = header;
         // The transaction count, as a block serialises it.
         bitcoin::consensus::encode::VarInt::from(txids.len())
             .consensus_encode(&mut bytes)
-            .map_err(|e| SourceError::persistent(format!("block {}: {e}", block.height)))?;
-        for chunk in txids.chunks(BATCH) {
-            let txs = client.batch_transaction_get_raw(chunk).map_err(|e| {
-                self.error(&format!("the transactions of block {}", block.height), e)
+            .map_err(|source| ElectrumError::Encode {
+                height: block.height,
+                source,
             })?;
+        for chunk in txids.chunks(BATCH) {
+            let txs = client
+                .batch_transaction_get_raw(chunk)
+                .map_err(|e| self.error(Request::Transactions(block.height), e))?;
             for tx in txs {
                 bytes.extend_from_slice(&tx);
             }

@@ -16,7 +16,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use crate::electrum::{Conn, ElectrumOptions, ElectrumSource};
+use crate::electrum::{Conn, ElectrumError, ElectrumOptions, ElectrumSource, Request};
 use crate::follower::{ChainChange, ChainFollower};
 use crate::live::{unix_now, LiveEvent, LiveSource, LiveStatus};
 use crate::{BlockHash, BlockSource, SourceError};
@@ -85,7 +85,7 @@ impl ElectrumLive {
     /// Returns a persistent error when `urls` is empty.
     pub fn new(urls: Vec<String>, options: ElectrumOptions) -> Result<Self, SourceError> {
         if urls.is_empty() {
-            return Err(SourceError::persistent("no Electrum server given"));
+            return Err(ElectrumError::NoServer.into());
         }
         let now = Instant::now();
         Ok(Self {
@@ -119,7 +119,7 @@ impl ElectrumLive {
     fn connect(&mut self) -> Result<(), SourceError> {
         let url = &self.urls[self.current];
         let server = ElectrumSource::connect_with(url, &self.options)?;
-        let tip = server.with("a header subscription", Conn::block_headers_subscribe_raw)?;
+        let tip = server.with(Request::Subscription, Conn::block_headers_subscribe_raw)?;
         tracing::info!(
             height = tip.height,
             "electrum: subscribed to headers at {url}"
@@ -169,14 +169,14 @@ impl ElectrumLive {
         let mut tip = None;
         if self.last_subscribe.elapsed() >= RESUBSCRIBE {
             self.last_subscribe = Instant::now();
-            let t = server.with("a header subscription", Conn::block_headers_subscribe_raw)?;
+            let t = server.with(Request::Subscription, Conn::block_headers_subscribe_raw)?;
             tip = Some(height_of(t.height)?);
         } else {
-            server.with("a ping", Conn::ping)?;
+            server.with(Request::Ping, Conn::ping)?;
         }
         self.last_ping = Instant::now();
         loop {
-            let popped = server.with("header notifications", Conn::block_headers_pop_raw)?;
+            let popped = server.with(Request::Notifications, Conn::block_headers_pop_raw)?;
             let Some(note) = popped else { break };
             tip = tip.max(Some(height_of(note.height)?));
         }
@@ -250,7 +250,7 @@ impl LiveSource for ElectrumLive {
                 // Blocks fetched before the failure are still passed on.
                 self.fail_over(&e);
                 if self.queue.is_empty() {
-                    Err(SourceError::transient(format!("electrum: {e}")))
+                    Err(e.into_transient())
                 } else {
                     Ok(self.queue.pop_front())
                 }
@@ -298,6 +298,5 @@ impl LiveSource for ElectrumLive {
 /// A height a server announced, as a block height: a server that sends one
 /// past `u32::MAX` is answering badly, not announcing a block.
 fn height_of(height: usize) -> Result<u32, SourceError> {
-    u32::try_from(height)
-        .map_err(|_| SourceError::persistent(format!("the server announced height {height}")))
+    u32::try_from(height).map_err(|_| ElectrumError::HeightOutOfRange { height }.into())
 }

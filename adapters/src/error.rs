@@ -14,55 +14,66 @@ pub enum ErrorKind {
     Persistent,
 }
 
-/// An error from a block source.
+/// An error from a block source: the backend's own typed error (each
+/// module has its own: [`crate::rpc::RpcError`], [`crate::blk::BlkError`],
+/// [`crate::electrum::ElectrumError`], …), and whether trying again can
+/// help, as lightning-block-sync's `BlockSourceError` carries it across the
+/// one interface every source implements.
+///
+/// Displayed as the backend's error followed by its cause; [`source`]
+/// gives that cause, and [`SourceError::get_ref`] the typed error itself.
+///
+/// [`source`]: StdError::source
 #[derive(Debug)]
 pub struct SourceError {
     kind: ErrorKind,
     /// The user's input is at fault (a flag, a file, a folder), not the source.
     input: bool,
-    message: String,
-    source: Option<Box<dyn StdError + Send + Sync>>,
+    error: Box<dyn StdError + Send + Sync>,
 }
 
 impl SourceError {
-    /// An error worth retrying.
-    pub fn transient(message: impl Into<String>) -> Self {
-        Self::new(ErrorKind::Transient, message)
+    /// A typed error worth retrying.
+    pub fn transient(error: impl StdError + Send + Sync + 'static) -> Self {
+        Self::new(ErrorKind::Transient, error)
     }
 
-    /// An error not worth retrying.
-    pub fn persistent(message: impl Into<String>) -> Self {
-        Self::new(ErrorKind::Persistent, message)
+    /// A typed error not worth retrying.
+    pub fn persistent(error: impl StdError + Send + Sync + 'static) -> Self {
+        Self::new(ErrorKind::Persistent, error)
     }
 
     /// An error in what the user gave (a flag, a file, a folder of the
     /// wrong network): persistent, and reported as bad input (exit 2).
-    pub fn bad_input(message: impl Into<String>) -> Self {
+    pub fn bad_input(error: impl StdError + Send + Sync + 'static) -> Self {
         Self {
             input: true,
-            ..Self::new(ErrorKind::Persistent, message)
+            ..Self::new(ErrorKind::Persistent, error)
+        }
+    }
+
+    /// A typed error of the given kind.
+    pub fn new(kind: ErrorKind, error: impl StdError + Send + Sync + 'static) -> Self {
+        Self {
+            kind,
+            input: false,
+            error: Box::new(error),
+        }
+    }
+
+    /// The same error, marked worth retrying (a live source that fails
+    /// over to another server, say).
+    #[must_use]
+    pub fn into_transient(self) -> Self {
+        Self {
+            kind: ErrorKind::Transient,
+            ..self
         }
     }
 
     /// Returns true for an error in the user's input rather than the source.
     pub fn is_bad_input(&self) -> bool {
         self.input
-    }
-
-    fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self {
-            kind,
-            input: false,
-            message: message.into(),
-            source: None,
-        }
-    }
-
-    /// Attaches the underlying error.
-    #[must_use]
-    pub fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Self {
-        self.source = Some(Box::new(source));
-        self
     }
 
     /// Returns whether retrying may help.
@@ -75,17 +86,22 @@ impl SourceError {
         self.kind == ErrorKind::Transient
     }
 
-    /// Returns the message without the underlying error.
-    pub fn message(&self) -> &str {
-        &self.message
+    /// Returns the backend's typed error.
+    pub fn get_ref(&self) -> &(dyn StdError + Send + Sync + 'static) {
+        &*self.error
+    }
+
+    /// Returns the backend's error as `T`, if it is one.
+    pub fn downcast_ref<T: StdError + 'static>(&self) -> Option<&T> {
+        self.error.downcast_ref()
     }
 }
 
 impl fmt::Display for SourceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)?;
-        if let Some(source) = &self.source {
-            write!(f, ": {source}")?;
+        fmt::Display::fmt(&self.error, f)?;
+        if let Some(cause) = self.error.source() {
+            write!(f, ": {cause}")?;
         }
         Ok(())
     }
@@ -93,8 +109,6 @@ impl fmt::Display for SourceError {
 
 impl StdError for SourceError {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.source
-            .as_deref()
-            .map(|e| e as &(dyn StdError + 'static))
+        self.error.source()
     }
 }

@@ -2,6 +2,7 @@
 //! `/blocks/tip/height`, `/block-height/:h`, `/block/:hash/header`,
 //! `/block/:hash/raw`.
 
+use std::fmt;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -9,6 +10,123 @@ use bitcoin::hashes::Hash;
 use esplora_client::{BlockingClient, Builder};
 
 use crate::{BlockHash, BlockRef, BlockSource, SourceError};
+
+/// A request to an Esplora server, as errors name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Request {
+    /// `/blocks/tip/height`.
+    TipHeight,
+    /// `/blocks/tip/hash`.
+    Tip,
+    /// `/block-height/:height`.
+    HashAt(u32),
+    /// `/block/:hash/header`.
+    Header(bitcoin::BlockHash),
+    /// `/block/:hash/raw`.
+    Block(bitcoin::BlockHash),
+    /// `/mempool/txids`.
+    MempoolTxids,
+    /// `/tx/:txid/raw`.
+    Transaction(bitcoin::Txid),
+}
+
+impl fmt::Display for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TipHeight => f.write_str("the tip height"),
+            Self::Tip => f.write_str("the tip"),
+            Self::HashAt(h) => write!(f, "the hash at height {h}"),
+            Self::Header(hash) => write!(f, "the header of {hash}"),
+            Self::Block(hash) => write!(f, "block {hash}"),
+            Self::MempoolTxids => f.write_str("the mempool's txids"),
+            Self::Transaction(txid) => write!(f, "transaction {txid}"),
+        }
+    }
+}
+
+/// What went wrong with an Esplora server.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum EsploraError {
+    /// An HTTP status other than 200 (transient for 429 and 5xx).
+    Http {
+        /// The server's URL.
+        url: String,
+        /// The status.
+        status: u16,
+        /// What was asked.
+        request: Request,
+        /// The client's error.
+        source: esplora_client::Error,
+    },
+    /// An answer the client could not use.
+    Unexpected {
+        /// The server's URL.
+        url: String,
+        /// What was asked.
+        request: Request,
+        /// The client's error.
+        source: esplora_client::Error,
+    },
+    /// The server has no block of that hash.
+    NoBlock {
+        /// The server's URL.
+        url: String,
+        /// The block.
+        hash: bitcoin::BlockHash,
+    },
+    /// A block whose bytes the core could not parse.
+    Malformed {
+        /// The server's URL.
+        url: String,
+        /// The block's height.
+        height: u32,
+        /// Where it broke.
+        source: fiatline_core::ParseError,
+    },
+}
+
+impl fmt::Display for EsploraError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Http {
+                url,
+                status,
+                request,
+                ..
+            } => write!(f, "{url} answered HTTP {status} to {request}"),
+            Self::Unexpected { url, request, .. } => {
+                write!(f, "unexpected answer from {url} to {request}")
+            }
+            Self::NoBlock { url, hash } => write!(f, "{url} has no block {hash}"),
+            Self::Malformed { url, height, .. } => {
+                write!(f, "{url} sent a malformed block {height}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for EsploraError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Http { source, .. } | Self::Unexpected { source, .. } => Some(source),
+            Self::Malformed { source, .. } => Some(source),
+            Self::NoBlock { .. } => None,
+        }
+    }
+}
+
+impl From<EsploraError> for SourceError {
+    fn from(e: EsploraError) -> Self {
+        match e {
+            EsploraError::Http { status, .. } if status == 429 || status >= 500 => {
+                Self::transient(e)
+            }
+            _ => Self::persistent(e),
+        }
+    }
+}
 
 /// An Esplora server, asked no faster than one request per `interval`.
 #[derive(Debug)]
@@ -84,21 +202,26 @@ impl EsploraSource {
         }
     }
 
-    pub(crate) fn error(&self, what: &str, e: esplora_client::Error) -> SourceError {
+    pub(crate) fn error(&self, request: Request, source: esplora_client::Error) -> SourceError {
         use esplora_client::Error as E;
-        let url = &self.url;
-        match &e {
-            E::HttpResponse { status, .. } if *status == 429 || *status >= 500 => {
-                SourceError::transient(format!("{url} answered HTTP {status} to {what}"))
+        let url = self.url.clone();
+        match source {
+            E::HttpResponse { status, .. } => EsploraError::Http {
+                url,
+                status,
+                request,
+                source,
+            },
+            E::BitReq(_) => {
+                return crate::tls::unreachable(format!("the Esplora server at {url}"), source)
             }
-            E::HttpResponse { status, .. } => {
-                SourceError::persistent(format!("{url} answered HTTP {status} to {what}"))
-                    .with_source(e)
-            }
-            E::BitReq(_) => crate::tls::unreachable(&format!("the Esplora server at {url}"), e),
-            _ => SourceError::persistent(format!("unexpected answer from {url} to {what}"))
-                .with_source(e),
+            _ => EsploraError::Unexpected {
+                url,
+                request,
+                source,
+            },
         }
+        .into()
     }
 }
 
@@ -111,7 +234,7 @@ impl BlockSource for EsploraSource {
         self.pace();
         self.client
             .get_height()
-            .map_err(|e| self.error("the tip height", e))
+            .map_err(|e| self.error(Request::TipHeight, e))
     }
 
     fn block_ref(&self, height: u32) -> Result<BlockRef, SourceError> {
@@ -119,12 +242,12 @@ impl BlockSource for EsploraSource {
         let hash = self
             .client
             .get_block_hash(height)
-            .map_err(|e| self.error(&format!("the hash at height {height}"), e))?;
+            .map_err(|e| self.error(Request::HashAt(height), e))?;
         self.pace();
         let header = self
             .client
             .get_header_by_hash(&hash)
-            .map_err(|e| self.error(&format!("the header of {hash}"), e))?;
+            .map_err(|e| self.error(Request::Header(hash), e))?;
         Ok(BlockRef {
             height,
             hash: BlockHash(hash.to_byte_array()),
@@ -138,8 +261,11 @@ impl BlockSource for EsploraSource {
         let decoded = self
             .client
             .get_block_by_hash(&hash)
-            .map_err(|e| self.error(&format!("block {hash}"), e))?
-            .ok_or_else(|| SourceError::persistent(format!("{} has no block {hash}", self.url)))?;
+            .map_err(|e| self.error(Request::Block(hash), e))?
+            .ok_or_else(|| EsploraError::NoBlock {
+                url: self.url.clone(),
+                hash,
+            })?;
         // The client decodes the raw block; encoding gives back the same bytes.
         Ok(bitcoin::consensus::serialize(&decoded))
     }

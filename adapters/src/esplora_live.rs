@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use bitcoin::hashes::Hash;
 use fiatline_core::Block;
 
-use crate::esplora::EsploraSource;
+use crate::esplora::{EsploraError, EsploraSource, Request};
 use crate::follower::{ChainChange, ChainFollower};
 use crate::live::{unix_now, LiveEvent, LiveSource, LiveStatus};
 use crate::{BlockHash, BlockSource, SourceError};
@@ -161,7 +161,7 @@ impl EsploraLive {
     }
 
     /// Maps a client error, counting it and noting a refusal for rate.
-    fn failed(&mut self, what: &str, e: esplora_client::Error) -> SourceError {
+    fn failed(&mut self, what: Request, e: esplora_client::Error) -> SourceError {
         self.stats.errors += 1;
         if matches!(e, esplora_client::Error::HttpResponse { status: 429, .. }) {
             self.stats.rate_limited += 1;
@@ -174,7 +174,7 @@ impl EsploraLive {
         self.source.pace();
         let listed = match self.source.client().get_mempool_txids() {
             Ok(ids) => ids,
-            Err(e) => return Err(self.failed("the mempool's txids", e)),
+            Err(e) => return Err(self.failed(Request::MempoolTxids, e)),
         };
         self.follow_tip()?;
         let time = unix_now();
@@ -226,7 +226,7 @@ impl EsploraLive {
         self.source.pace();
         let tip = match self.source.client().get_tip_hash() {
             Ok(h) => h.to_byte_array(),
-            Err(e) => return Err(self.failed("the tip", e)),
+            Err(e) => return Err(self.failed(Request::Tip, e)),
         };
         if self.follower.tip().is_some_and(|(_, hash)| hash.0 == tip) {
             return Ok(());
@@ -234,7 +234,7 @@ impl EsploraLive {
         self.source.pace();
         let height = match self.source.client().get_height() {
             Ok(h) => h,
-            Err(e) => return Err(self.failed("the tip height", e)),
+            Err(e) => return Err(self.failed(Request::TipHeight, e)),
         };
         // Not started (no fill): blocks before now are the caller's to fill.
         let changes = self
@@ -248,11 +248,13 @@ impl EsploraLive {
                 ChainChange::Connected { height, hash, raw } => {
                     let txids: HashSet<[u8; 32]> = match Block::parse(&raw) {
                         Ok(b) => b.transactions().map(|tx| tx.txid().0).collect(),
-                        Err(e) => {
-                            return Err(SourceError::persistent(format!(
-                                "{} sent a malformed block {height}: {e}",
-                                self.source.url()
-                            )))
+                        Err(source) => {
+                            return Err(EsploraError::Malformed {
+                                url: self.source.url().to_owned(),
+                                height,
+                                source,
+                            }
+                            .into())
                         }
                     };
                     self.confirmed.push_back((hash, txids));
@@ -330,8 +332,8 @@ impl EsploraLive {
                     }
                     Err(e) => {
                         retry.push(txid);
-                        let what = format!("transaction {}", bitcoin::Txid::from_byte_array(txid));
-                        let e = self.failed(&what, e);
+                        let what = Request::Transaction(bitcoin::Txid::from_byte_array(txid));
+                        let e = self.failed(what, e);
                         failure.get_or_insert(e);
                     }
                 }

@@ -13,6 +13,73 @@ use serde::Deserialize;
 
 use crate::SourceError;
 
+/// What went wrong asking the exchange-price feed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ExchangeError {
+    /// An HTTP status other than 200 (transient for 429 and 5xx).
+    Http {
+        /// The URL asked, credentials redacted.
+        url: String,
+        /// The status.
+        status: i32,
+    },
+    /// An answer that is not the feed's JSON.
+    Malformed {
+        /// The URL asked, credentials redacted.
+        url: String,
+        /// Why.
+        source: serde_json::Error,
+    },
+    /// The feed holds no price for the moment asked.
+    NoPrice {
+        /// The URL asked, credentials redacted.
+        url: String,
+    },
+    /// A price that is not a positive number.
+    BadPrice {
+        /// The URL asked, credentials redacted.
+        url: String,
+    },
+    /// A price without a time.
+    NoTime {
+        /// The URL asked, credentials redacted.
+        url: String,
+    },
+}
+
+impl std::fmt::Display for ExchangeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Http { url, status } => write!(f, "{url} answered HTTP {status}"),
+            Self::Malformed { url, .. } => write!(f, "{url} sent malformed JSON"),
+            Self::NoPrice { url } => write!(f, "{url} has no price for that time"),
+            Self::BadPrice { url } => write!(f, "{url} gave no usable USD price"),
+            Self::NoTime { url } => write!(f, "{url} gave no time for its price"),
+        }
+    }
+}
+
+impl std::error::Error for ExchangeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Malformed { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+impl From<ExchangeError> for SourceError {
+    fn from(e: ExchangeError) -> Self {
+        match e {
+            ExchangeError::Http { status, .. } if status == 429 || status >= 500 => {
+                Self::transient(e)
+            }
+            _ => Self::persistent(e),
+        }
+    }
+}
+
 /// A BTC/USD price from an exchange feed.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ExchangePrice {
@@ -85,33 +152,27 @@ impl ExchangeClient {
             self.api
         );
         let history: History = self.get(&url)?;
-        let quote = history.prices.first().ok_or_else(|| {
-            let shown = crate::redact::redacted(&url);
-            SourceError::persistent(format!("{shown} has no price for that time"))
-        })?;
+        let quote = history
+            .prices
+            .first()
+            .ok_or_else(|| ExchangeError::NoPrice {
+                url: crate::redact::redacted(&url).into_owned(),
+            })?;
         check(&crate::redact::redacted(&url), quote)
     }
 
     fn get<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, SourceError> {
-        let shown = crate::redact::redacted(url);
+        let shown = crate::redact::redacted(url).into_owned();
         let response = bitreq::get(url)
             .with_timeout(self.timeout)
             .send()
-            .map_err(|e| crate::tls::unreachable(&shown, e))?;
+            .map_err(|e| crate::tls::unreachable(shown.clone(), e))?;
         let status = response.status_code;
-        if status == 429 || status >= 500 {
-            return Err(SourceError::transient(format!(
-                "{shown} answered HTTP {status}"
-            )));
-        }
         if status != 200 {
-            return Err(SourceError::persistent(format!(
-                "{shown} answered HTTP {status}"
-            )));
+            return Err(ExchangeError::Http { url: shown, status }.into());
         }
-        serde_json::from_slice(response.as_bytes()).map_err(|e| {
-            SourceError::persistent(format!("{shown} sent malformed JSON")).with_source(e)
-        })
+        serde_json::from_slice(response.as_bytes())
+            .map_err(|source| ExchangeError::Malformed { url: shown, source }.into())
     }
 }
 
@@ -120,12 +181,16 @@ fn check(url: &str, quote: &Quote) -> Result<ExchangePrice, SourceError> {
     let usd = quote
         .usd
         .filter(|p| p.is_finite() && *p > 0.0)
-        .ok_or_else(|| SourceError::persistent(format!("{url} gave no usable USD price")))?;
+        .ok_or_else(|| ExchangeError::BadPrice {
+            url: url.to_owned(),
+        })?;
     let time = quote
         .time
         .and_then(|t| u32::try_from(t).ok())
         .filter(|&t| t > 0)
-        .ok_or_else(|| SourceError::persistent(format!("{url} gave no time for its price")))?;
+        .ok_or_else(|| ExchangeError::NoTime {
+            url: url.to_owned(),
+        })?;
     Ok(ExchangePrice { usd, time })
 }
 

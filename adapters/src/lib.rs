@@ -72,4 +72,4 @@ pub use live::{unix_now, Clock, LiveEvent, LiveSource, LiveStatus};
 pub use network::Network;
 pub use retry::Retry;
 pub use select::{select, SelectError, Selection, CONFIRMATIONS};
-pub use source::{parse_txid, BlockHash, BlockRef, BlockSource};
+pub use source::{parse_txid, BlockHash, BlockRef, BlockSource, HashHexError};

@@ -8,9 +8,53 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::network::Network;
+use crate::network::{Network, UnknownNetwork};
 use crate::rpc::{Auth, RpcConfig};
 use crate::SourceError;
+
+/// What went wrong reading `bitcoin.conf` (always bad input).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ConfError {
+    /// The file exists but cannot be read.
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// `chain=` names no network.
+    Chain {
+        /// The file (or the data directory).
+        path: PathBuf,
+        /// The value.
+        source: UnknownNetwork,
+    },
+}
+
+impl std::fmt::Display for ConfError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Read { path, .. } => write!(f, "cannot read {}", path.display()),
+            Self::Chain { path, .. } => write!(f, "{}: chain=", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for ConfError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Read { source, .. } => Some(source),
+            Self::Chain { source, .. } => Some(source),
+        }
+    }
+}
+
+impl From<ConfError> for SourceError {
+    fn from(e: ConfError) -> Self {
+        Self::bad_input(e)
+    }
+}
 
 /// Options that, outside a section, apply to mainnet only (Core's rule).
 const MAINNET_ONLY_AT_TOP: [&str; 7] = [
@@ -43,17 +87,18 @@ impl NodeConf {
             .map(|name| datadir.join(name))
             .find(|p| p.is_file());
         let text = match &file {
-            Some(path) => std::fs::read_to_string(path).map_err(|e| {
-                SourceError::bad_input(format!("cannot read {}", path.display())).with_source(e)
+            Some(path) => std::fs::read_to_string(path).map_err(|source| ConfError::Read {
+                path: path.clone(),
+                source,
             })?,
             None => String::new(),
         };
         let lines = parse(&text);
         let network = match chain {
             Some(n) => n,
-            None => chosen_network(&lines).map_err(|e| {
-                let path = file.as_deref().unwrap_or(datadir);
-                SourceError::bad_input(format!("{}: chain=", path.display())).with_source(e)
+            None => chosen_network(&lines).map_err(|source| ConfError::Chain {
+                path: file.clone().unwrap_or_else(|| datadir.to_path_buf()),
+                source,
             })?,
         };
         let mut settings = HashMap::new();

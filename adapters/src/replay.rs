@@ -14,6 +14,61 @@ use serde::Deserialize;
 use crate::live::{Clock, LiveEvent, LiveSource, LiveStatus};
 use crate::SourceError;
 
+/// What went wrong reading a recording.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum RecordingError {
+    /// The file cannot be opened (bad input).
+    Open {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Reading stopped part way: a truncated or damaged file.
+    Read {
+        /// The recording's name.
+        name: String,
+        /// Lines read before.
+        after_line: u64,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+impl std::fmt::Display for RecordingError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Open { path, .. } => {
+                write!(f, "cannot open the recording {}", path.display())
+            }
+            Self::Read {
+                name, after_line, ..
+            } => write!(
+                f,
+                "cannot read the recording {name} after line {after_line} (truncated or damaged)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for RecordingError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Open { source, .. } | Self::Read { source, .. } => Some(source),
+        }
+    }
+}
+
+impl From<RecordingError> for SourceError {
+    fn from(e: RecordingError) -> Self {
+        match e {
+            RecordingError::Open { .. } => Self::bad_input(e),
+            RecordingError::Read { .. } => Self::persistent(e),
+        }
+    }
+}
+
 pub use crate::config::ReplaySpeed as Speed;
 
 #[derive(Deserialize)]
@@ -65,9 +120,9 @@ impl ReplaySource {
     /// # Errors
     /// Returns a persistent error when the file cannot be opened.
     pub fn open(path: &Path, speed: Speed) -> Result<Self, SourceError> {
-        let file = File::open(path).map_err(|e| {
-            SourceError::bad_input(format!("cannot open the recording {}", path.display()))
-                .with_source(e)
+        let file = File::open(path).map_err(|source| RecordingError::Open {
+            path: path.to_path_buf(),
+            source,
         })?;
         let mut reader = BufReader::new(file);
         let gzip = reader
@@ -110,12 +165,10 @@ impl ReplaySource {
             let n = (&mut self.lines)
                 .take(MAX_LINE)
                 .read_until(b'\n', &mut buf)
-                .map_err(|e| {
-                    SourceError::persistent(format!(
-                        "cannot read the recording {} after line {} (truncated or damaged)",
-                        self.name, self.stats.lines
-                    ))
-                    .with_source(e)
+                .map_err(|source| RecordingError::Read {
+                    name: self.name.clone(),
+                    after_line: self.stats.lines,
+                    source,
                 })?;
             if n == 0 {
                 return Ok(None);

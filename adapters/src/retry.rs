@@ -72,7 +72,7 @@ mod tests {
         let r = FAST.run(|| {
             calls += 1;
             if calls < 3 {
-                Err(SourceError::transient("busy"))
+                Err(SourceError::transient(std::io::Error::other("busy")))
             } else {
                 Ok(calls)
             }
@@ -85,14 +85,14 @@ mod tests {
         let mut calls = 0;
         let r: Result<(), _> = FAST.run(|| {
             calls += 1;
-            Err(SourceError::transient("down"))
+            Err(SourceError::transient(std::io::Error::other("down")))
         });
         assert!(r.is_err());
         assert_eq!(calls, 3);
         calls = 0;
         let r: Result<(), _> = FAST.run(|| {
             calls += 1;
-            Err(SourceError::persistent("no"))
+            Err(SourceError::persistent(std::io::Error::other("no")))
         });
         assert!(r.is_err());
         assert_eq!(calls, 1);

@@ -1,6 +1,7 @@
 //! Bitcoin Core over JSON-RPC (HTTP): `getblockcount`, `getblockhash`,
 //! `getblockheader`, `getblock <hash> 0`, with header look-ups batched.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -17,6 +18,153 @@ use crate::{parse_txid, BlockRef, BlockSource, SourceError};
 /// Requests per batch: enough to hide round trips, small enough for Core's
 /// default work queue.
 const BATCH: usize = 100;
+
+/// What went wrong asking the node.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum RpcError {
+    /// No cookie file where the node writes it: not started yet (transient).
+    NoCookie {
+        /// The cookie file's path.
+        path: PathBuf,
+        /// The node's network.
+        network: Network,
+        /// Why it could not be read.
+        source: std::io::Error,
+    },
+    /// No folder where the cookie should be: a wrong `--datadir` or
+    /// `--chain` (bad input).
+    NoCookieFolder {
+        /// The folder.
+        folder: PathBuf,
+        /// The network asked for.
+        network: Network,
+        /// Why the cookie could not be read.
+        source: std::io::Error,
+    },
+    /// The cookie file is not `user:password`.
+    BadCookie {
+        /// The cookie file's path.
+        path: PathBuf,
+    },
+    /// HTTP 401: wrong credentials.
+    Credentials {
+        /// The node's URL, credentials redacted.
+        url: String,
+    },
+    /// HTTP 403: `rpcallowip` leaves this client out.
+    Forbidden {
+        /// The node's URL, credentials redacted.
+        url: String,
+    },
+    /// Another HTTP status (transient from 500 up).
+    Http {
+        /// The node's URL, credentials redacted.
+        url: String,
+        /// The status.
+        status: i32,
+    },
+    /// Error -28: the node is loading (transient).
+    Starting {
+        /// The node's URL, credentials redacted.
+        url: String,
+        /// The node's words.
+        message: String,
+    },
+    /// Any other JSON-RPC error.
+    Rpc {
+        /// The node's URL, credentials redacted.
+        url: String,
+        /// The error code.
+        code: i32,
+        /// The node's words.
+        message: String,
+    },
+    /// An answer that is not what the call gives.
+    Unexpected {
+        /// The node's URL, credentials redacted.
+        url: String,
+        /// What the client found.
+        source: jsonrpc::Error,
+    },
+    /// A batch came back without an answer to one of its requests (transient).
+    Unanswered,
+    /// A call for one block came back with none.
+    EmptyAnswer,
+    /// `getblock` gave a block that is not hex.
+    NotHex {
+        /// The block.
+        hash: crate::BlockHash,
+        /// Where the hex broke.
+        source: hex::FromHexError,
+    },
+}
+
+impl fmt::Display for RpcError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoCookie { path, network, .. } => write!(
+                f,
+                "no RPC cookie at {}: is bitcoind running on {network}? (a node writes it \
+                 when it starts; a node set up with rpcuser/rpcpassword needs --rpc-user and \
+                 --rpc-password instead)",
+                path.display()
+            ),
+            Self::NoCookieFolder {
+                folder, network, ..
+            } => write!(
+                f,
+                "no folder {} for the RPC cookie: is --datadir the node's data directory, \
+                 and --chain its network ({network})?",
+                folder.display()
+            ),
+            Self::BadCookie { path } => write!(f, "malformed cookie file {}", path.display()),
+            Self::Credentials { url } => write!(
+                f,
+                "the node at {url} refused the RPC credentials (check \
+                 --rpc-user/--rpc-password or the cookie file)"
+            ),
+            Self::Forbidden { url } => {
+                write!(f, "the node at {url} forbids this client (rpcallowip)")
+            }
+            Self::Http { url, status } => write!(f, "the node at {url} answered HTTP {status}"),
+            Self::Starting { url, message } => {
+                write!(f, "the node at {url} is starting: {message}")
+            }
+            Self::Rpc { url, code, message } => {
+                write!(f, "the node at {url} answered error {code}: {message}")
+            }
+            Self::Unexpected { url, .. } => write!(f, "unexpected answer from the node at {url}"),
+            Self::Unanswered => f.write_str("the node left a batched request unanswered"),
+            Self::EmptyAnswer => f.write_str("empty answer"),
+            Self::NotHex { hash, .. } => write!(f, "block {hash} from the node is not hex"),
+        }
+    }
+}
+
+impl std::error::Error for RpcError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::NoCookie { source, .. } | Self::NoCookieFolder { source, .. } => Some(source),
+            Self::Unexpected { source, .. } => Some(source),
+            Self::NotHex { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+impl From<RpcError> for SourceError {
+    fn from(e: RpcError) -> Self {
+        match e {
+            RpcError::NoCookie { .. } | RpcError::Starting { .. } | RpcError::Unanswered => {
+                Self::transient(e)
+            }
+            RpcError::Http { status, .. } if status >= 500 => Self::transient(e),
+            RpcError::NoCookieFolder { .. } => Self::bad_input(e),
+            _ => Self::persistent(e),
+        }
+    }
+}
 
 /// How to authenticate to the node.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,30 +285,28 @@ impl RpcSource {
             Auth::UserPass(u, p) => (u.clone(), p.clone()),
             Auth::CookieFile(path) => {
                 let network = self.config.network;
-                let cookie = std::fs::read_to_string(path).map_err(|e| {
+                let cookie = std::fs::read_to_string(path).map_err(|source| {
                     let folder = path.parent().unwrap_or(path);
                     if folder.is_dir() {
                         // The node writes its cookie when its RPC server
                         // starts: not there yet is worth a retry.
-                        SourceError::transient(format!(
-                            "no RPC cookie at {}: is bitcoind running on {network}? (a node \
-                             writes it when it starts; a node set up with rpcuser/rpcpassword \
-                             needs --rpc-user and --rpc-password instead)",
-                            path.display()
-                        ))
-                        .with_source(e)
+                        RpcError::NoCookie {
+                            path: path.clone(),
+                            network,
+                            source,
+                        }
                     } else {
-                        SourceError::bad_input(format!(
-                            "no folder {} for the RPC cookie: is --datadir the node's data \
-                             directory, and --chain its network ({network})?",
-                            folder.display()
-                        ))
-                        .with_source(e)
+                        RpcError::NoCookieFolder {
+                            folder: folder.to_path_buf(),
+                            network,
+                            source,
+                        }
                     }
                 })?;
-                let (u, p) = cookie.trim().split_once(':').ok_or_else(|| {
-                    SourceError::persistent(format!("malformed cookie file {}", path.display()))
-                })?;
+                let (u, p) = cookie
+                    .trim()
+                    .split_once(':')
+                    .ok_or_else(|| RpcError::BadCookie { path: path.clone() })?;
                 (u.to_string(), p.to_string())
             }
         };
@@ -207,11 +353,9 @@ impl RpcSource {
         responses
             .into_iter()
             .map(|r| {
-                r.ok_or_else(|| {
-                    SourceError::transient("the node left a batched request unanswered")
-                })?
-                .result::<T>()
-                .map_err(|e| self.error(e))
+                r.ok_or(RpcError::Unanswered)?
+                    .result::<T>()
+                    .map_err(|e| self.error(e))
             })
             .collect()
     }
@@ -219,35 +363,29 @@ impl RpcSource {
     /// Classifies an error so retry policy follows from its kind.
     fn error(&self, e: impl Into<jsonrpc::Error>) -> SourceError {
         let e = e.into();
-        let url = crate::redact::redacted(&self.config.url);
-        match &e {
+        let url = crate::redact::redacted(&self.config.url).into_owned();
+        let typed = match &e {
             jsonrpc::Error::Transport(inner) => match inner.downcast_ref::<bitreq_http::Error>() {
-                Some(bitreq_http::Error::Http(http)) if http.status_code == 401 => {
-                    SourceError::persistent(format!(
-                        "the node at {url} refused the RPC credentials (check --rpc-user/--rpc-password or the cookie file)"
-                    ))
-                }
-                Some(bitreq_http::Error::Http(http)) if http.status_code == 403 => {
-                    SourceError::persistent(format!("the node at {url} forbids this client (rpcallowip)"))
-                }
-                Some(bitreq_http::Error::Http(http)) if http.status_code >= 500 => {
-                    SourceError::transient(format!("the node at {url} answered HTTP {}", http.status_code))
-                }
-                Some(bitreq_http::Error::Http(http)) => SourceError::persistent(format!(
-                    "the node at {url} answered HTTP {}",
-                    http.status_code
-                )),
-                _ => crate::tls::unreachable(&format!("the node at {url}"), e),
+                Some(bitreq_http::Error::Http(http)) => match http.status_code {
+                    401 => RpcError::Credentials { url },
+                    403 => RpcError::Forbidden { url },
+                    status => RpcError::Http { url, status },
+                },
+                _ => return crate::tls::unreachable(format!("the node at {url}"), e),
             },
             // -28: warming up (loading the block index); -1 covers shutting down.
-            jsonrpc::Error::Rpc(rpc) if rpc.code == -28 => {
-                SourceError::transient(format!("the node at {url} is starting: {}", rpc.message))
-            }
-            jsonrpc::Error::Rpc(rpc) => {
-                SourceError::persistent(format!("the node at {url} answered error {}: {}", rpc.code, rpc.message))
-            }
-            _ => SourceError::persistent(format!("unexpected answer from the node at {url}")).with_source(e),
-        }
+            jsonrpc::Error::Rpc(rpc) if rpc.code == -28 => RpcError::Starting {
+                url,
+                message: rpc.message.clone(),
+            },
+            jsonrpc::Error::Rpc(rpc) => RpcError::Rpc {
+                url,
+                code: rpc.code,
+                message: rpc.message.clone(),
+            },
+            _ => RpcError::Unexpected { url, source: e },
+        };
+        typed.into()
     }
 }
 
@@ -325,7 +463,7 @@ impl BlockSource for RpcSource {
     fn block_ref(&self, height: u32) -> Result<BlockRef, SourceError> {
         self.block_refs(&[height])?
             .pop()
-            .ok_or_else(|| SourceError::persistent("empty answer"))
+            .ok_or_else(|| RpcError::EmptyAnswer.into())
     }
 
     fn block_refs(&self, heights: &[u32]) -> Result<Vec<BlockRef>, SourceError> {
@@ -348,9 +486,12 @@ impl BlockSource for RpcSource {
 
     fn raw_block(&self, block: &BlockRef) -> Result<Vec<u8>, SourceError> {
         let hex: String = self.call("getblock", &format!("[\"{}\", 0]", block.hash))?;
-        hex::decode(hex.trim()).map_err(|e| {
-            SourceError::persistent(format!("block {} from the node is not hex", block.hash))
-                .with_source(e)
+        hex::decode(hex.trim()).map_err(|source| {
+            RpcError::NotHex {
+                hash: block.hash,
+                source,
+            }
+            .into()
         })
     }
 }

@@ -47,12 +47,39 @@ pub fn parse_txid(s: &str) -> Result<fiatline_core::Txid, SourceError> {
     display_hex(s, "txid").map(fiatline_core::Txid)
 }
 
+/// A block hash or txid that is not 64 hex digits.
+#[derive(Debug)]
+pub struct HashHexError {
+    /// "block hash" or "txid".
+    pub what: &'static str,
+    /// The text given.
+    pub text: String,
+    source: hex::FromHexError,
+}
+
+impl fmt::Display for HashHexError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "bad {} {:?}", self.what, self.text)
+    }
+}
+
+impl std::error::Error for HashHexError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
 /// A 32-byte hash printed as nodes print them (hex, reversed), in internal
 /// byte order; `what` names it in the error.
-fn display_hex(s: &str, what: &str) -> Result<[u8; 32], SourceError> {
+fn display_hex(s: &str, what: &'static str) -> Result<[u8; 32], SourceError> {
     let mut bytes = [0u8; 32];
-    hex::decode_to_slice(s.trim(), &mut bytes)
-        .map_err(|e| SourceError::persistent(format!("bad {what} {s:?}")).with_source(e))?;
+    hex::decode_to_slice(s.trim(), &mut bytes).map_err(|source| {
+        SourceError::persistent(HashHexError {
+            what,
+            text: s.to_owned(),
+            source,
+        })
+    })?;
     bytes.reverse();
     Ok(bytes)
 }

@@ -13,7 +13,8 @@
 //! stores with the same provider: [`install_provider`] makes `ring` the
 //! process default before any of them runs.
 
-use std::path::Path;
+use std::fmt;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -22,6 +23,85 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
 use crate::SourceError;
+
+/// What went wrong setting up TLS or reaching a server through it.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum TlsError {
+    /// The `--tls-ca` file cannot be read.
+    ReadCa {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The `--tls-ca` file holds no PEM certificate.
+    NoCertificate {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The server's certificate is not trusted (persistent: trying again
+    /// cannot help).
+    Untrusted {
+        /// The server, as messages name it ("the node at …").
+        server: String,
+        /// rustls' refusal, or the error that carries it.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The request did not get through (transient).
+    Unreachable {
+        /// The server, as messages name it.
+        server: String,
+        /// Why.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The provider offers no protocol version (it always does).
+    NoVersion(rustls::Error),
+}
+
+impl fmt::Display for TlsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ReadCa { path, .. } => {
+                write!(f, "cannot read the certificate file {}", path.display())
+            }
+            Self::NoCertificate { path } => write!(
+                f,
+                "{} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                path.display()
+            ),
+            Self::Untrusted { server, .. } => write!(
+                f,
+                "{server} presented a certificate that is not trusted (for a self-signed \
+                 one: --tls-ca FILE with its certificate)"
+            ),
+            Self::Unreachable { server, .. } => write!(f, "cannot reach {server}"),
+            Self::NoVersion(_) => f.write_str("no TLS version to offer"),
+        }
+    }
+}
+
+impl std::error::Error for TlsError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::ReadCa { source, .. } => Some(source),
+            Self::Untrusted { source, .. } | Self::Unreachable { source, .. } => {
+                Some(source.as_ref())
+            }
+            Self::NoVersion(e) => Some(e),
+            Self::NoCertificate { .. } => None,
+        }
+    }
+}
+
+impl From<TlsError> for SourceError {
+    fn from(e: TlsError) -> Self {
+        match e {
+            TlsError::Unreachable { .. } => Self::transient(e),
+            _ => Self::persistent(e),
+        }
+    }
+}
 
 /// Makes `ring` the process's crypto provider (once; later calls do nothing).
 pub fn install_provider() {
@@ -36,21 +116,18 @@ pub fn install_provider() {
 /// Returns a persistent error when the file is missing or holds no
 /// certificate.
 pub fn trust_ca_file(path: &Path) -> Result<(), SourceError> {
-    let text = std::fs::read(path).map_err(|e| {
-        SourceError::persistent(format!(
-            "cannot read the certificate file {}",
-            path.display()
-        ))
-        .with_source(e)
+    let text = std::fs::read(path).map_err(|source| TlsError::ReadCa {
+        path: path.to_path_buf(),
+        source,
     })?;
     if !text
         .windows(27)
         .any(|w| w == b"-----BEGIN CERTIFICATE-----")
     {
-        return Err(SourceError::persistent(format!(
-            "{} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
-            path.display()
-        )));
+        return Err(TlsError::NoCertificate {
+            path: path.to_path_buf(),
+        }
+        .into());
     }
     // rustls-native-certs, under every client, reads this variable.
     std::env::set_var("SSL_CERT_FILE", path);
@@ -59,16 +136,16 @@ pub fn trust_ca_file(path: &Path) -> Result<(), SourceError> {
 
 /// The error of a request that did not get through: persistent, with what
 /// to do, when the server's certificate was refused (trying again cannot
-/// help); transient otherwise. `what` names the server ("the node at …").
-pub fn unreachable(what: &str, e: impl std::error::Error + Send + Sync + 'static) -> SourceError {
-    if refused_certificate(&e) {
-        SourceError::persistent(format!(
-            "{what} presented a certificate that is not trusted (for a self-signed one: \
-             --tls-ca FILE with its certificate)"
-        ))
-        .with_source(e)
+/// help); transient otherwise. `server` names it ("the node at …").
+pub fn unreachable(
+    server: String,
+    e: impl std::error::Error + Send + Sync + 'static,
+) -> SourceError {
+    let source = Box::new(e);
+    if refused_certificate(source.as_ref()) {
+        TlsError::Untrusted { server, source }.into()
     } else {
-        SourceError::transient(format!("cannot reach {what}")).with_source(e)
+        TlsError::Unreachable { server, source }.into()
     }
 }
 
@@ -110,7 +187,7 @@ pub fn client_config(verify: bool) -> Result<Arc<ClientConfig>, SourceError> {
     let provider = Arc::new(ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| SourceError::persistent("no TLS version to offer").with_source(e))?;
+        .map_err(TlsError::NoVersion)?;
     let config = if verify {
         builder
             .with_root_certificates(roots())

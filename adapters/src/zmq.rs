@@ -75,8 +75,93 @@ impl std::fmt::Debug for ZmqSource {
     }
 }
 
-fn zmq_error(what: &str, e: zmq::Error) -> SourceError {
-    SourceError::persistent(format!("ZMQ: cannot {what}")).with_source(e)
+/// A step of setting up the subscription, as errors name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Setup {
+    /// Creating the SUB socket.
+    Socket,
+    /// Setting its reconnect interval.
+    ReconnectInterval,
+    /// Setting its receive queue.
+    ReceiveQueue,
+    /// Asking for its events.
+    Monitor,
+    /// Creating the socket the events come to.
+    MonitorSocket,
+    /// Connecting that socket.
+    ConnectMonitor,
+    /// Subscribing to the topics.
+    Subscribe,
+}
+
+impl std::fmt::Display for Setup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Socket => "create a socket",
+            Self::ReconnectInterval => "set the reconnect interval",
+            Self::ReceiveQueue => "set the receive queue",
+            Self::Monitor => "monitor the socket",
+            Self::MonitorSocket => "create a monitor socket",
+            Self::ConnectMonitor => "connect the monitor",
+            Self::Subscribe => "subscribe",
+        })
+    }
+}
+
+/// What went wrong with the ZMQ subscription.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ZmqError {
+    /// A step of the setup failed.
+    Setup {
+        /// The step.
+        step: Setup,
+        /// libzmq's error.
+        source: zmq::Error,
+    },
+    /// An endpoint libzmq does not accept.
+    BadEndpoint {
+        /// The endpoint.
+        endpoint: String,
+        /// libzmq's error.
+        source: zmq::Error,
+    },
+    /// Waiting for messages failed (transient).
+    Poll(zmq::Error),
+}
+
+impl std::fmt::Display for ZmqError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Setup { step, .. } => write!(f, "ZMQ: cannot {step}"),
+            Self::BadEndpoint { endpoint, .. } => write!(f, "ZMQ: bad endpoint {endpoint}"),
+            Self::Poll(_) => f.write_str("ZMQ poll failed"),
+        }
+    }
+}
+
+impl std::error::Error for ZmqError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Setup { source, .. } | Self::BadEndpoint { source, .. } | Self::Poll(source) => {
+                Some(source)
+            }
+        }
+    }
+}
+
+impl From<ZmqError> for SourceError {
+    fn from(e: ZmqError) -> Self {
+        match e {
+            ZmqError::Poll(_) => Self::transient(e),
+            _ => Self::persistent(e),
+        }
+    }
+}
+
+fn zmq_error(step: Setup, source: zmq::Error) -> ZmqError {
+    ZmqError::Setup { step, source }
 }
 
 impl ZmqSource {
@@ -90,40 +175,43 @@ impl ZmqSource {
         let context = zmq::Context::new();
         let socket = context
             .socket(zmq::SUB)
-            .map_err(|e| zmq_error("create a socket", e))?;
+            .map_err(|e| zmq_error(Setup::Socket, e))?;
         socket
             .set_reconnect_ivl(100)
-            .map_err(|e| zmq_error("set the reconnect interval", e))?;
+            .map_err(|e| zmq_error(Setup::ReconnectInterval, e))?;
         socket
             .set_reconnect_ivl_max(2000)
-            .map_err(|e| zmq_error("set the reconnect interval", e))?;
+            .map_err(|e| zmq_error(Setup::ReconnectInterval, e))?;
         socket
             .set_rcvhwm(100_000)
-            .map_err(|e| zmq_error("set the receive queue", e))?;
+            .map_err(|e| zmq_error(Setup::ReceiveQueue, e))?;
         socket
             .monitor(
                 MONITOR,
                 (zmq::SocketEvent::CONNECTED as i32) | (zmq::SocketEvent::DISCONNECTED as i32),
             )
-            .map_err(|e| zmq_error("monitor the socket", e))?;
+            .map_err(|e| zmq_error(Setup::Monitor, e))?;
         let monitor = context
             .socket(zmq::PAIR)
-            .map_err(|e| zmq_error("create a monitor socket", e))?;
+            .map_err(|e| zmq_error(Setup::MonitorSocket, e))?;
         monitor
             .connect(MONITOR)
-            .map_err(|e| zmq_error("connect the monitor", e))?;
+            .map_err(|e| zmq_error(Setup::ConnectMonitor, e))?;
         for topic in TOPICS {
             socket
                 .set_subscribe(topic.as_bytes())
-                .map_err(|e| zmq_error("subscribe", e))?;
+                .map_err(|e| zmq_error(Setup::Subscribe, e))?;
         }
         let mut unique: Vec<&String> = endpoints.iter().collect();
         unique.sort();
         unique.dedup();
         for endpoint in unique {
-            socket.connect(endpoint).map_err(|e| {
-                SourceError::persistent(format!("ZMQ: bad endpoint {endpoint}")).with_source(e)
-            })?;
+            socket
+                .connect(endpoint)
+                .map_err(|source| ZmqError::BadEndpoint {
+                    endpoint: endpoint.clone(),
+                    source,
+                })?;
         }
         // The node's mempool at start: tens of thousands of transactions
         // on mainnet that would otherwise wait to confirm.
@@ -312,8 +400,7 @@ impl LiveSource for ZmqSource {
             self.socket.as_poll_item(zmq::POLLIN),
             self.monitor.as_poll_item(zmq::POLLIN),
         ];
-        zmq::poll(&mut items, ms)
-            .map_err(|e| SourceError::transient("ZMQ poll failed").with_source(e))?;
+        zmq::poll(&mut items, ms).map_err(ZmqError::Poll)?;
         if items[1].is_readable() {
             self.drain_monitor();
         }

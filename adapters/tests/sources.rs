@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
-use fiatline_adapters::blk::BlkSource;
+use fiatline_adapters::blk::{BlkError, BlkSource};
 use fiatline_adapters::electrum::ElectrumSource;
 use fiatline_adapters::esplora::EsploraSource;
-use fiatline_adapters::rpc::{Auth, RpcConfig, RpcSource};
+use fiatline_adapters::rpc::{Auth, RpcConfig, RpcError, RpcSource};
 use fiatline_adapters::{
     fetch_in_order, select, BlockRef, BlockSource, Retry, Selection, SourceError, UtcDate,
 };
@@ -163,11 +163,27 @@ fn blk_files_of_another_network_are_refused_clearly() {
             .contains("holds main blocks, not regtest: pass --chain main"),
         "{e}"
     );
+    // The typed error behind the message.
+    assert!(
+        matches!(
+            e.downcast_ref::<BlkError>(),
+            Some(BlkError::OtherNetwork {
+                found: fiatline_adapters::Network::Main,
+                expected: fiatline_adapters::Network::Regtest,
+                ..
+            })
+        ),
+        "{e:?}"
+    );
     let empty = tempdir("empty");
     let e = BlkSource::open(&empty).unwrap_err();
     assert!(
         e.is_bad_input() && e.to_string().contains("no blk*.dat"),
         "{e}"
+    );
+    assert!(
+        matches!(e.downcast_ref(), Some(BlkError::NoFiles { dir }) if *dir == *empty),
+        "{e:?}"
     );
 }
 
@@ -177,6 +193,10 @@ fn rpc_wrong_password_is_persistent_and_says_so() {
     let e = rpc(&server, "wrong").tip_height().unwrap_err();
     assert!(!e.is_transient());
     assert!(e.to_string().contains("refused the RPC credentials"), "{e}");
+    assert!(
+        matches!(e.downcast_ref(), Some(RpcError::Credentials { .. })),
+        "{e:?}"
+    );
     // Not retried: one request only.
     assert_eq!(
         server

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use fiatline_adapters::config::{BlockBackend, LiveBackend, ReplaySpeed, SourceConfig};
+use fiatline_adapters::config::{
+    BlockBackend, ConfigError, LiveBackend, ReplaySpeed, SourceConfig,
+};
 use fiatline_adapters::{Network, SourceError};
 
 /// Backends of confirmed blocks (`price`).
@@ -196,9 +198,10 @@ fn parse_speed(s: &str) -> Result<ReplaySpeed, SourceError> {
     }
     match s.parse::<f64>() {
         Ok(x) if x.is_finite() && x > 0.0 => Ok(ReplaySpeed::Times(x)),
-        _ => Err(SourceError::bad_input(format!(
-            "--speed {s:?}: expected a positive multiple (1 is real time) or \"max\""
-        ))),
+        _ => Err(ConfigError::BadSpeed {
+            value: s.to_owned(),
+        }
+        .into()),
     }
 }
 
