@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use fiatline_adapters::LiveEvent;
 use flate2::write::GzEncoder;
 
-use crate::serve::LiveError;
+use crate::serve::{LiveError, Task};
 use crate::RecordArgs;
 
 /// The recording being written.
@@ -76,16 +76,17 @@ pub(crate) fn record(args: &RecordArgs) -> Result<(), LiveError> {
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     if !folder.is_dir() {
-        return Err(LiveError::Config(format!(
-            "--out {}: no folder {}",
-            path.display(),
-            folder.display()
-        )));
+        return Err(LiveError::NoFolder {
+            out: path.clone(),
+            folder: folder.to_path_buf(),
+        });
     }
     let mut source = args.sources.config()?.open_live(args.source.backend())?;
-    let write_err = |e| LiveError::Io(format!("cannot write {}", path.display()), e);
-    let mut out = Recording::create(path)
-        .map_err(|e| LiveError::Io(format!("cannot create {}", path.display()), e))?;
+    let write_err = |source| LiveError::Io {
+        what: Task::Write(path.clone()),
+        source,
+    };
+    let mut out = Recording::create(path).map_err(Task::Create(path.clone()).failed())?;
     let stop = stop_on_ctrl_c();
     let started = Instant::now();
     let mut written = 0u64;

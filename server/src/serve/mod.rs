@@ -20,7 +20,7 @@ use std::time::Duration;
 use fiatline_adapters::{BlockSource, Retry, SourceError};
 
 use crate::history::keeper::Keeper;
-use crate::history::store::{Estimate, Store};
+use crate::history::store::{Estimate, Store, StoreError};
 use crate::{ExchangeArgs, ServeArgs};
 use admission::Origins;
 use engine::{wall_clock, Engine};
@@ -31,17 +31,71 @@ use state::{ClientLimits, Shared};
 /// Why `serve` or `record` could not start or go on.
 #[derive(Debug)]
 pub(crate) enum LiveError {
-    Config(String),
+    /// `--exchange-threshold` is not a positive percentage.
+    Threshold(f64),
+    /// `--listen` names no address.
+    Listen(String),
+    /// `--out`'s folder does not exist.
+    NoFolder {
+        out: std::path::PathBuf,
+        folder: std::path::PathBuf,
+    },
+    /// The history file cannot be opened for this network.
+    Store(StoreError),
+    /// `--capacity` is more than the window can index.
+    Capacity {
+        capacity: usize,
+        source: fiatline_core::WindowError,
+    },
+    /// The source failed.
     Source(SourceError),
-    Io(String, std::io::Error),
+    /// A thread, the runtime, the listener or the recording failed.
+    Io { what: Task, source: std::io::Error },
+}
+
+/// What a [`LiveError::Io`] was doing.
+#[derive(Debug)]
+pub(crate) enum Task {
+    StartHistory,
+    StartExchange,
+    StartRuntime,
+    StartEngine,
+    Listen(SocketAddr),
+    Create(std::path::PathBuf),
+    Write(std::path::PathBuf),
+}
+
+impl Task {
+    /// The error of this task failing with `source`.
+    pub(crate) fn failed(self) -> impl FnOnce(std::io::Error) -> LiveError {
+        move |source| LiveError::Io { what: self, source }
+    }
+}
+
+impl fmt::Display for Task {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::StartHistory => f.write_str("cannot start the history thread"),
+            Self::StartExchange => f.write_str("cannot start the exchange thread"),
+            Self::StartRuntime => f.write_str("cannot start the runtime"),
+            Self::StartEngine => f.write_str("cannot start the engine"),
+            Self::Listen(addr) => write!(f, "cannot listen on {addr}"),
+            Self::Create(path) => write!(f, "cannot create {}", path.display()),
+            Self::Write(path) => write!(f, "cannot write {}", path.display()),
+        }
+    }
 }
 
 impl LiveError {
     pub(crate) fn exit_code(&self) -> u8 {
         match self {
-            Self::Config(_) => 2,
+            Self::Threshold(_)
+            | Self::Listen(_)
+            | Self::NoFolder { .. }
+            | Self::Store(_)
+            | Self::Capacity { .. } => 2,
             Self::Source(e) if e.is_bad_input() => 2,
-            Self::Source(_) | Self::Io(..) => 3,
+            Self::Source(_) | Self::Io { .. } => 3,
         }
     }
 }
@@ -49,14 +103,39 @@ impl LiveError {
 impl fmt::Display for LiveError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Config(m) => f.write_str(m),
+            Self::Threshold(t) => {
+                write!(
+                    f,
+                    "--exchange-threshold {t}: expected a positive percentage"
+                )
+            }
+            Self::Listen(listen) => write!(
+                f,
+                "--listen '{listen}': expected an address such as 127.0.0.1:8080 or \
+                 localhost:8080"
+            ),
+            Self::NoFolder { out, folder } => {
+                write!(f, "--out {}: no folder {}", out.display(), folder.display())
+            }
+            Self::Store(e) => e.fmt(f),
+            Self::Capacity { capacity, source } => write!(f, "--capacity {capacity}: {source}"),
             Self::Source(e) => e.fmt(f),
-            Self::Io(what, e) => write!(f, "{what}: {e}"),
+            Self::Io { what, source } => write!(f, "{what}: {source}"),
         }
     }
 }
 
-impl std::error::Error for LiveError {}
+impl std::error::Error for LiveError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Store(e) => e.source(),
+            Self::Capacity { source, .. } => Some(source),
+            Self::Source(e) => e.source(),
+            Self::Io { source, .. } => Some(source),
+            Self::Threshold(_) | Self::Listen(_) | Self::NoFolder { .. } => None,
+        }
+    }
+}
 
 impl From<SourceError> for LiveError {
     fn from(e: SourceError) -> Self {
@@ -101,10 +180,7 @@ fn exchange_config(args: &ExchangeArgs) -> Result<Option<ExchangeConfig>, LiveEr
         return Ok(None);
     };
     if !(args.exchange_threshold.is_finite() && args.exchange_threshold > 0.0) {
-        return Err(LiveError::Config(format!(
-            "--exchange-threshold {}: expected a positive percentage",
-            args.exchange_threshold
-        )));
+        return Err(LiveError::Threshold(args.exchange_threshold));
     }
     Ok(Some(ExchangeConfig {
         url: url.clone(),
@@ -123,7 +199,7 @@ fn keep_history(
     shared: &Arc<Shared>,
 ) -> Result<(), LiveError> {
     let config = args.sources.config()?;
-    let store = Store::open(db, config.network()).map_err(|e| LiveError::Config(e.to_string()))?;
+    let store = Store::open(db, config.network()).map_err(LiveError::Store)?;
     let blocks = match args.source.blocks() {
         Some(kind) => Some(config.open_blocks(kind.backend())?),
         None => None,
@@ -145,7 +221,7 @@ fn keep_history(
         every: Duration::from_secs(args.history_every),
     }
     .start()
-    .map_err(|e| LiveError::Io("cannot start the history thread".into(), e))
+    .map_err(Task::StartHistory.failed())
 }
 
 pub(crate) fn serve(args: &ServeArgs) -> Result<(), LiveError> {
@@ -153,19 +229,14 @@ pub(crate) fn serve(args: &ServeArgs) -> Result<(), LiveError> {
     let addr: SocketAddr = std::net::ToSocketAddrs::to_socket_addrs(&args.listen)
         .ok()
         .and_then(|mut a| a.next())
-        .ok_or_else(|| {
-            LiveError::Config(format!(
-                "--listen '{}': expected an address such as 127.0.0.1:8080 or localhost:8080",
-                args.listen
-            ))
-        })?;
+        .ok_or_else(|| LiveError::Listen(args.listen.clone()))?;
     let exchange = exchange_config(&args.exchange)?;
     let source = args.sources.config()?.open_live(args.source.backend())?;
     let fill = !args.no_fill;
     let exchange = exchange
         .map(Exchange::start)
         .transpose()
-        .map_err(|e| LiveError::Io("cannot start the exchange thread".into(), e))?;
+        .map_err(Task::StartExchange.failed())?;
     let limit = listen::open_files_limit();
     let cap = listen::connection_cap(args.max_connections, limit);
     if cap < args.max_connections {
@@ -203,19 +274,23 @@ pub(crate) fn serve(args: &ServeArgs) -> Result<(), LiveError> {
     if let Some(db) = &args.db {
         keep_history(db, args, &shared)?;
     }
-    let mut engine = Engine::new(source, shared.clone(), args.capacity)
-        .map_err(|e| LiveError::Config(format!("--capacity {}: {e}", args.capacity)))?;
+    let mut engine = Engine::new(source, shared.clone(), args.capacity).map_err(|source| {
+        LiveError::Capacity {
+            capacity: args.capacity,
+            source,
+        }
+    })?;
     let span = args.window;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| LiveError::Io("cannot start the runtime".into(), e))?;
+        .map_err(Task::StartRuntime.failed())?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
-            .map_err(|e| LiveError::Io(format!("cannot listen on {addr}"), e))?;
+            .map_err(Task::Listen(addr).failed())?;
         std::thread::Builder::new()
             .name("engine".into())
             .spawn(move || {
@@ -224,7 +299,7 @@ pub(crate) fn serve(args: &ServeArgs) -> Result<(), LiveError> {
                 }
                 engine.run();
             })
-            .map_err(|e| LiveError::Io("cannot start the engine".into(), e))?;
+            .map_err(Task::StartEngine.failed())?;
         tracing::info!(
             "fiatline: serving http://{addr}/ (source: {}, window {} s)",
             shared.source,
