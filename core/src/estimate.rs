@@ -4,10 +4,11 @@ use core::fmt;
 use core::ops::Range;
 
 use crate::bins::BIN_COUNT;
-use crate::central::{central, central_of_sorted, sort_prices, Central, CentralError};
+use crate::central::{central, central_of_sorted, Central, CentralError};
 use crate::confidence::confidence;
 use crate::histogram::Histogram;
-use crate::outputs::{btc_of, RawOutput};
+use crate::merge::merge_in_range;
+use crate::outputs::RawOutput;
 use crate::points::{Bands, PricePoint};
 use crate::rough::{rough_price, Rough};
 
@@ -228,9 +229,9 @@ fn refine(
 }
 
 /// The central value of the points strictly inside `(lo, hi)`, read from
-/// the bands' runs of ascending amounts. In a run a point's price, its USD
-/// amount over its BTC amount, falls as the amount rises, so the points in
-/// range are one stretch of it, found by binary search.
+/// the bands' runs of ascending amounts: in a run the points in range are
+/// one stretch, found by binary search, and the stretches are merged into
+/// ascending order (`merge.rs`) rather than sorted.
 fn central_in_runs(
     runs: &[(f64, Range<usize>)],
     amounts: &[u64],
@@ -238,24 +239,11 @@ fn central_in_runs(
     hi: f64,
     scratch: &mut [f64],
 ) -> Result<Central, CentralError> {
-    let mut n = 0;
-    for (usd, run) in runs {
-        let run = amounts.get(run.clone()).unwrap_or_default();
-        let price = |sats: u64| usd / btc_of(sats);
-        let first = run.partition_point(|&s| price(s) >= hi);
-        let end = run.partition_point(|&s| price(s) > lo);
-        for &sats in run.get(first..end).unwrap_or_default() {
-            if let Some(slot) = scratch.get_mut(n) {
-                *slot = price(sats);
-            }
-            n += 1;
-        }
-    }
-    let xs = scratch.get_mut(..n).ok_or(CentralError::ScratchFull(n))?;
+    let n = merge_in_range(runs, amounts, lo, hi, scratch);
+    let xs = scratch.get(..n).ok_or(CentralError::ScratchFull(n))?;
     if xs.is_empty() {
         return Err(CentralError::Empty);
     }
-    sort_prices(xs);
     Ok(central_of_sorted(xs))
 }
 

@@ -87,6 +87,7 @@ mod filter;
 pub mod histogram;
 pub mod hourly;
 mod ladder;
+mod merge;
 mod outputs;
 pub mod points;
 mod reader;
