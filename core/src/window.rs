@@ -11,7 +11,12 @@
 //! Storage is the caller's: a ring of [`WindowEntry`] slots in arrival order
 //! (expiry pops from its front) and a txid index of `u32` slots (open
 //! addressing, linear probing, backward-shift deletion), so adding, removing
-//! and expiring are O(1) amortised. Optionally a third storage keeps the
+//! and expiring are O(1) amortised. A slot holds its entry's ring position
+//! in its low bits and, in the bits the ring's size leaves free (13 for a
+//! day's 432,000 entries), a fingerprint of the txid: a probe passes a slot
+//! of another txid without reading its ring entry, which on a large window
+//! is a cache miss, and most look-ups (a new txid, an input spending an
+//! output from before the window) find nothing. Optionally a third storage keeps the
 //! counted amounts sorted (a ladder, see `ladder.rs`), for an estimate that
 //! reads only the outputs near the price: [`Window::estimate_sorted`].
 
@@ -125,6 +130,9 @@ pub const fn window_amount_slots_for(entries: usize) -> usize {
 pub struct Window<E, I, A = [u64; 0]> {
     ring: E,
     index: I,
+    /// Index slots keep the ring position plus one below this bit, the
+    /// txid's fingerprint from it up.
+    tag_shift: u32,
     ladder: Ladder<A>,
     /// Outputs in the histogram.
     counted: usize,
@@ -171,6 +179,7 @@ where
         check_sizes(ring.as_ref().len(), index.as_ref().len(), &ladder)?;
         index.as_mut().fill(0);
         Ok(Self {
+            tag_shift: tag_shift(ring.as_ref().len()),
             ring,
             index,
             ladder,
@@ -218,7 +227,7 @@ where
     /// it is in the window.
     pub fn height_of(&self, txid: &Txid) -> Option<u32> {
         let slot = self.find(&txid.0).ok()?;
-        let pos = self.index.as_ref().get(slot)?.checked_sub(1)? as usize;
+        let pos = self.pos_of(*self.index.as_ref().get(slot)?)?;
         self.ring.as_ref().get(pos).map(|e| e.height)
     }
 
@@ -261,6 +270,7 @@ where
             ..
         } = self;
         let mut grown = Window {
+            tag_shift: tag_shift(ring.as_ref().len()),
             ring,
             index,
             ladder,
@@ -298,6 +308,7 @@ where
         let Self {
             ring,
             index,
+            tag_shift,
             ladder,
             counted,
             head,
@@ -313,6 +324,7 @@ where
                 let same = Self {
                     ring,
                     index,
+                    tag_shift,
                     ladder,
                     counted,
                     head,
@@ -328,6 +340,7 @@ where
         Ok(Window {
             ring,
             index,
+            tag_shift,
             ladder,
             counted,
             head,
@@ -565,8 +578,9 @@ where
         self.tail += 1;
         self.live += 1;
         if let Err(slot) = self.find(&entry.txid.0) {
+            let value = self.index_value(pos, &entry.txid.0);
             if let Some(s) = self.index.as_mut().get_mut(slot) {
-                *s = index_value(pos);
+                *s = value;
             }
         }
         pos
@@ -627,8 +641,9 @@ where
                 if let Some(e) = self.ring.as_mut().get_mut(to) {
                     *e = entry;
                 }
+                let value = self.index_value(to, &entry.txid.0);
                 if let Some(s) = slot.ok().and_then(|s| self.index.as_mut().get_mut(s)) {
-                    *s = index_value(to);
+                    *s = value;
                 }
                 if let Some(e) = self.ring.as_mut().get_mut(from) {
                     e.live = false;
@@ -652,8 +667,32 @@ where
     }
 
     fn entry_at_index_slot(&mut self, slot: usize) -> Option<&mut WindowEntry> {
-        let pos = self.index.as_ref().get(slot)?.checked_sub(1)? as usize;
+        let pos = self.pos_of(*self.index.as_ref().get(slot)?)?;
         self.ring.as_mut().get_mut(pos)
+    }
+
+    /// The ring position an index slot's value points at (`None` for an
+    /// empty slot).
+    fn pos_of(&self, value: u32) -> Option<usize> {
+        let mask = u32::MAX.checked_shr(32 - self.tag_shift).unwrap_or(0);
+        Some((value & mask).checked_sub(1)? as usize)
+    }
+
+    /// The fingerprint bits of `txid` (its bytes 8 to 11, which the home
+    /// slot does not use), in place above the position.
+    fn tag(&self, txid: &[u8; 32]) -> u32 {
+        let [_, _, _, _, _, _, _, _, a, b, c, d, ..] = *txid;
+        u32::from_le_bytes([a, b, c, d])
+            .checked_shl(self.tag_shift)
+            .unwrap_or(0)
+    }
+
+    /// An index slot's value for `txid` at ring position `pos` (0 marks an
+    /// empty slot). [`Window::new`] refuses rings of `u32::MAX - 1`
+    /// entries or more, so every position fits below the tag.
+    fn index_value(&self, pos: usize, txid: &[u8; 32]) -> u32 {
+        let pos = u32::try_from(pos).map_or(u32::MAX, |p| p.saturating_add(1));
+        self.tag(txid) | pos
     }
 
     fn home(&self, txid: &[u8; 32]) -> usize {
@@ -665,15 +704,17 @@ where
         let index = self.index.as_ref();
         let n = index.len();
         let mut slot = self.home(txid);
+        let tag = self.tag(txid);
+        let tags = u32::MAX.checked_shl(self.tag_shift).unwrap_or(0);
         for _ in 0..n {
             match index.get(slot).copied() {
                 Some(0) | None => return Err(slot),
+                // Another fingerprint: another txid, its entry left unread.
+                Some(v) if v & tags != tag => {}
                 Some(v) => {
-                    let pos = v as usize - 1;
                     if self
-                        .ring
-                        .as_ref()
-                        .get(pos)
+                        .pos_of(v)
+                        .and_then(|pos| self.ring.as_ref().get(pos))
                         .is_some_and(|e| &e.txid.0 == txid)
                     {
                         return Ok(slot);
@@ -697,7 +738,11 @@ where
             if v == 0 {
                 break;
             }
-            let Some(txid) = self.ring.as_ref().get(v as usize - 1).map(|e| e.txid.0) else {
+            let Some(txid) = self
+                .pos_of(v)
+                .and_then(|pos| self.ring.as_ref().get(pos))
+                .map(|e| e.txid.0)
+            else {
                 break;
             };
             let home = self.home(&txid);
@@ -750,11 +795,13 @@ fn ring_pos(n: u64, len: usize) -> usize {
     usize::try_from(n % len.max(1) as u64).unwrap_or(0)
 }
 
-/// An index slot's value for ring position `pos` (0 marks an empty slot).
-/// [`Window::new`] refuses rings of `u32::MAX - 1` entries or more, so
-/// every position fits.
-fn index_value(pos: usize) -> u32 {
-    u32::try_from(pos).map_or(u32::MAX, |p| p.saturating_add(1))
+/// The bits an index slot needs for positions plus one in a ring of
+/// `len` entries: those above are the fingerprint's.
+fn tag_shift(len: usize) -> u32 {
+    (len as u64 + 1)
+        .checked_ilog2()
+        .map_or(1, |b| b + 1)
+        .min(32)
 }
 
 /// The same-day rule looks up at most five previous txids; a copy frees the
@@ -765,4 +812,69 @@ fn copy_prevouts(prevouts: &[&[u8; 32]]) -> [Option<[u8; 32]>; 5] {
         *o = Some(**p);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An entry whose txid has the given home-slot bytes (0..8), fingerprint
+    /// bytes (8..12) and last byte.
+    fn entry(home: u8, tag: u8, last: u8) -> WindowEntry {
+        let mut txid = [0u8; 32];
+        txid[..8].fill(home);
+        txid[8..12].fill(tag);
+        txid[31] = last;
+        WindowEntry {
+            txid: Txid(txid),
+            live: true,
+            ..WindowEntry::default()
+        }
+    }
+
+    #[test]
+    fn fingerprints_skip_other_txids_and_never_hide_one() {
+        let mut w = Window::new([WindowEntry::default(); 8], [0u32; 17], 10).unwrap();
+        // Four bits of position (8 entries), 28 of fingerprint.
+        assert_eq!(w.tag_shift, 4);
+        // One probe run: same home slot; two share a fingerprint too.
+        let same_tag = [entry(1, 7, 1), entry(1, 7, 2)];
+        let other_tag = entry(1, 9, 3);
+        for e in same_tag.iter().chain([&other_tag]) {
+            w.push(*e);
+        }
+        for e in same_tag.iter().chain([&other_tag]) {
+            let slot = w.find(&e.txid.0).unwrap();
+            assert_eq!(w.entry_at_index_slot(slot).map(|x| x.txid), Some(e.txid));
+        }
+        // Absent, with a fingerprint met in the run and with a new one.
+        assert!(w.find(&entry(1, 7, 4).txid.0).is_err());
+        assert!(w.find(&entry(1, 8, 4).txid.0).is_err());
+        // Deleting the first of the run shifts the others back: still found.
+        let slot = w.find(&same_tag[0].txid.0).unwrap();
+        w.take_out(slot);
+        assert!(w.find(&same_tag[0].txid.0).is_err());
+        assert!(w.find(&same_tag[1].txid.0).is_ok());
+        assert!(w.find(&other_tag.txid.0).is_ok());
+    }
+
+    #[test]
+    fn the_position_bits_fit_every_ring() {
+        for len in [
+            0usize,
+            1,
+            2,
+            7,
+            8,
+            431_999,
+            432_000,
+            1 << 24,
+            u32::MAX as usize - 2,
+        ] {
+            let shift = tag_shift(len);
+            // Positions plus one, up to `len`, stay below the fingerprint.
+            assert!(u64::from(u32::MAX.checked_shr(32 - shift).unwrap_or(0)) >= len as u64);
+        }
+        assert_eq!(tag_shift(432_000), 19);
+    }
 }
