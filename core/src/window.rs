@@ -291,8 +291,9 @@ where
         Ok(grown)
     }
 
-    /// Moves the sorted amounts into new storage, at least
-    /// [`window_amount_slots_for`] the ring (or empty, to stop keeping them).
+    /// Moves the sorted amounts into new storage with room for two amounts
+    /// per ring entry ([`window_amount_slots_for`] the ring is enough), or
+    /// into empty storage, to stop keeping them.
     ///
     /// # Errors
     /// Returns the unchanged window and [`WindowError::AmountsTooSmall`]
@@ -544,7 +545,7 @@ where
     /// [`Window::estimate`] does, from the sorted amounts: only the outputs
     /// near the price are read, so it costs a small part of a pass over the
     /// window. The price points are not listed ([`Estimate::points`] still
-    /// counts them); `scratch` sorts those within ±5% of the price.
+    /// counts them); `scratch` holds those within ±5% of the price, in order.
     ///
     /// # Errors
     /// As [`crate::estimate()`], and [`EstimateError::Unsorted`] for a

@@ -12,7 +12,9 @@ use fiatline_core::{
     estimate, txid_slots_for, Block, Histogram, PricePoint, RawOutput, Refinement, Run,
     Transaction, Txid,
 };
-use fiatline_core::{window_index_slots_for, Window, WindowEntry, WindowError};
+use fiatline_core::{
+    window_amount_slots_for, window_index_slots_for, Window, WindowEntry, WindowError,
+};
 
 /// Transaction parser: consumed + remaining equals the input, and accept,
 /// reject and every field agree with rust-bitcoin.
@@ -133,14 +135,16 @@ fn real_txs() -> &'static [(Txid, Vec<u8>)] {
 }
 
 /// Window: arbitrary adds (in time order), removals and expiries, three
-/// bytes each, on a ring of 16: counts never go wrong and the histogram is
-/// always the sum of the listed outputs. The input also goes in whole as a
+/// bytes each, on a ring of 16: counts never go wrong, the histogram is
+/// always the sum of the listed outputs, and the estimate from the sorted
+/// amounts is the full pass's. The input also goes in whole as a
 /// transaction, which must fail cleanly or be taken.
 pub fn check_window(data: &[u8]) {
     let txs = real_txs();
-    let mut w = Window::new(
+    let mut w = Window::with_amounts(
         vec![WindowEntry::default(); 16],
         vec![0; window_index_slots_for(16)],
+        vec![0; window_amount_slots_for(16)],
         20,
     )
     .unwrap_or_else(|_| unreachable!());
@@ -181,9 +185,11 @@ pub fn check_window(data: &[u8]) {
     let _ = w.add_bytes(data, now, 0);
     let mut points = vec![PricePoint::default(); 256];
     let mut scratch = vec![0.0; 256];
-    if let Ok(e) = w.estimate(Refinement::Reference, &mut points, &mut scratch) {
+    let full = w.estimate(Refinement::Reference, &mut points, &mut scratch);
+    if let Ok(e) = full {
         assert!(e.price.is_finite() && (0.0..=1.0).contains(&e.confidence));
     }
+    assert_eq!(w.estimate_sorted(Refinement::Reference, &mut scratch), full);
 }
 
 /// Recording lines: any text either parses to a transaction or is refused.
