@@ -210,59 +210,82 @@ fn net_changes(pending: &mut [u64]) -> (usize, usize) {
 
 /// Drops from `sorted` one amount per removal in `net` (both ascending),
 /// keeping the rest in order at the front; returns how many remain. A
-/// removal of an amount not held is ignored.
+/// removal of an amount not held is ignored. Each removal is found by
+/// galloping from the last, and the amounts between two removals move
+/// together (`copy_within`): a block's few thousand removals from half a
+/// million amounts cost one memmove of them, not a loop over each.
 fn remove_sorted(sorted: &mut [u64], net: &[u64]) -> usize {
-    let mut removals = net
-        .iter()
-        .filter(|&&e| e & ADD == 0)
-        .map(|&e| e >> 1)
-        .peekable();
-    let mut keep = 0;
-    for read in 0..sorted.len() {
-        let Some(&v) = sorted.get(read) else { break };
-        while removals.next_if(|&r| r < v).is_some() {}
-        if removals.next_if_eq(&v).is_some() {
+    let len = sorted.len();
+    let (mut read, mut write) = (0, 0);
+    for r in net.iter().filter(|&&e| e & ADD == 0).map(|&e| e >> 1) {
+        let rest = sorted.get(read..).unwrap_or_default();
+        let at = read + gallop(rest, |v| v < r);
+        if sorted.get(at) != Some(&r) {
             continue;
         }
-        if let Some(slot) = sorted.get_mut(keep) {
-            *slot = v;
-        }
-        keep += 1;
+        sorted.copy_within(read..at, write);
+        write += at - read;
+        read = at + 1;
     }
-    keep
+    sorted.copy_within(read..len, write);
+    write + (len - read)
 }
 
 /// Merges the `adds` additions of `net` (ascending) into the first `held`
-/// amounts of `sorted` (ascending), writing from the back so nothing is
-/// overwritten before it is read; returns the new count.
+/// amounts of `sorted` (ascending), from the back so nothing is overwritten
+/// before it is read: each addition's place is found by galloping back,
+/// and the amounts above it move up together. Returns the new count.
 fn merge_from_back(sorted: &mut [u64], held: usize, net: &[u64], adds: usize) -> usize {
     let total = (held + adds).min(sorted.len());
-    let mut additions = net
+    let (mut a, mut out) = (held, total);
+    let additions = net
         .iter()
         .rev()
         .filter(|&&e| e & ADD == ADD)
         .map(|&e| e >> 1);
-    let (mut a, mut out) = (held, total);
-    for x in additions.by_ref() {
-        while let Some(&v) = a.checked_sub(1).and_then(|i| sorted.get(i)) {
-            if v <= x {
-                break;
-            }
-            out -= 1;
-            a -= 1;
-            if let Some(slot) = sorted.get_mut(out) {
-                *slot = v;
-            }
-        }
-        if out == 0 {
+    for x in additions {
+        let below = sorted.get(..a).unwrap_or_default();
+        let above = trailing(below, |v| v > x);
+        let Some(to) = out.checked_sub(above + 1) else {
             break;
-        }
-        out -= 1;
-        if let Some(slot) = sorted.get_mut(out) {
+        };
+        sorted.copy_within(a - above..a, to + 1);
+        if let Some(slot) = sorted.get_mut(to) {
             *slot = x;
         }
+        a -= above;
+        out = to;
     }
     total
+}
+
+/// The first index of `xs` where `below` no longer holds (it holds on a
+/// prefix), found by doubling steps from the front, then bisecting.
+fn gallop(xs: &[u64], below: impl Fn(u64) -> bool) -> usize {
+    let mut bound = 1;
+    while bound < xs.len() && xs.get(bound - 1).is_some_and(|&v| below(v)) {
+        bound *= 2;
+    }
+    let start = bound / 2;
+    let end = bound.min(xs.len());
+    start
+        + xs.get(start..end)
+            .unwrap_or_default()
+            .partition_point(|&v| below(v))
+}
+
+/// How many of the last values of `xs` satisfy `above` (it holds on a
+/// suffix), found by doubling steps from the back, then bisecting.
+fn trailing(xs: &[u64], above: impl Fn(u64) -> bool) -> usize {
+    let n = xs.len();
+    let mut bound = 1;
+    while bound < n && xs.get(n - bound).is_some_and(|&v| above(v)) {
+        bound *= 2;
+    }
+    let start = bound / 2;
+    let end = bound.min(n);
+    let window = xs.get(n - end..n - start).unwrap_or_default();
+    start + window.len() - window.partition_point(|&v| !above(v))
 }
 
 #[cfg(test)]
@@ -313,6 +336,20 @@ mod tests {
             }
         }
         assert_eq!(ladder.sorted(), model(&ops).as_slice());
+    }
+
+    #[test]
+    fn galloping_finds_what_a_linear_scan_finds() {
+        let xs: Vec<u64> = (0..300).map(|i| i / 3).collect();
+        for n in [0, 1, 2, 3, 7, 64, 300] {
+            let xs = &xs[..n];
+            for x in 0..=101 {
+                let first = xs.iter().position(|&v| v >= x).unwrap_or(n);
+                assert_eq!(gallop(xs, |v| v < x), first, "{n} {x}");
+                let last = xs.iter().rev().take_while(|&&v| v > x).count();
+                assert_eq!(trailing(xs, |v| v > x), last, "{n} {x}");
+            }
+        }
     }
 
     #[test]
