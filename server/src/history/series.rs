@@ -160,7 +160,6 @@ impl Series {
         let time = block.header().time();
         let mut txids = Vec::with_capacity(block.tx_count());
         for tx in block.transactions() {
-            let earlier = self.earlier_parents(&tx, height);
             let txid = tx.txid();
             // Room was made for the whole block above.
             let added = self
@@ -168,7 +167,14 @@ impl Series {
                 .add_hashed(&tx, txid, time, height)
                 .map_err(SeriesError::Window)?;
             txids.push(txid);
-            if added == Added::Filtered && !earlier.is_empty() {
+            // Only a transaction left out can wait for a block to leave;
+            // its own entry, now in the window, is none of its parents.
+            let earlier = if added == Added::Filtered {
+                self.earlier_parents(&tx, height)
+            } else {
+                Vec::new()
+            };
+            if !earlier.is_empty() {
                 for parent in earlier {
                     self.by_parent.entry(parent).or_default().push(txid);
                 }
