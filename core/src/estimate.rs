@@ -150,16 +150,7 @@ pub fn estimate_from(
     let c = refine(fit.price, refinement, |lo, hi| {
         central(points.iter().map(|p| p.price), lo, hi, scratch)
     })?;
-    Ok(Estimate {
-        price: c.price,
-        rough: fit.price,
-        confidence: confidence(&fit, &c),
-        points: found,
-        points_in_range: c.count,
-        deviation: c.deviation,
-        outputs: considered,
-        fit,
-    })
+    Ok(Estimate::of(fit, &c, found, considered))
 }
 
 /// As [`estimate_from`], from the amounts of the counted outputs that are
@@ -180,16 +171,24 @@ pub(crate) fn estimate_sorted(
     let c = refine(fit.price, refinement, |lo, hi| {
         central_in_runs(&runs, amounts, lo, hi, scratch)
     })?;
-    Ok(Estimate {
-        price: c.price,
-        rough: fit.price,
-        confidence: confidence(&fit, &c),
-        points: found,
-        points_in_range: c.count,
-        deviation: c.deviation,
-        outputs,
-        fit,
-    })
+    Ok(Estimate::of(fit, &c, found, outputs))
+}
+
+impl Estimate {
+    /// The estimate of a rough fit and its central value, from `points`
+    /// price points of `outputs` outputs.
+    fn of(fit: Rough, c: &Central, points: usize, outputs: usize) -> Self {
+        Self {
+            price: c.price,
+            rough: fit.price,
+            confidence: confidence(&fit, c),
+            points,
+            points_in_range: c.count,
+            deviation: c.deviation,
+            outputs,
+            fit,
+        }
+    }
 }
 
 /// Steps 7 to 9: the rough price of a histogram.
