@@ -306,11 +306,20 @@ where
         if let Err(e) = check_amounts(self.ring.as_ref().len(), amounts.as_ref().len()) {
             return Err((self, e));
         }
+        let (bare, ladder) = self.swap_ladder(Ladder::new([]));
+        match ladder.move_into(amounts) {
+            Ok(moved) => Ok(bare.swap_ladder(moved).0),
+            Err(same) => Err((bare.swap_ladder(same).0, WindowError::AmountsTooSmall)),
+        }
+    }
+
+    /// The same window with `ladder` for its amounts, and the ladder it had.
+    fn swap_ladder<A2>(self, ladder: Ladder<A2>) -> (Window<E, I, A2>, Ladder<A>) {
         let Self {
             ring,
             index,
             tag_shift,
-            ladder,
+            ladder: old,
             counted,
             head,
             tail,
@@ -319,26 +328,7 @@ where
             histogram,
             stats,
         } = self;
-        let ladder = match ladder.move_into(amounts) {
-            Ok(l) => l,
-            Err(ladder) => {
-                let same = Self {
-                    ring,
-                    index,
-                    tag_shift,
-                    ladder,
-                    counted,
-                    head,
-                    tail,
-                    live,
-                    span,
-                    histogram,
-                    stats,
-                };
-                return Err((same, WindowError::AmountsTooSmall));
-            }
-        };
-        Ok(Window {
+        let window = Window {
             ring,
             index,
             tag_shift,
@@ -350,7 +340,8 @@ where
             span,
             histogram,
             stats,
-        })
+        };
+        (window, old)
     }
 
     /// Parses and adds one transaction first seen at `time` (Unix seconds),
