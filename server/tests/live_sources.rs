@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use fiatline_core::{txid_slots_for, PricePoint, RawOutput, Refinement, Run, Txid};
+use fiatline_core::{txid_slots_for, Estimate, PricePoint, RawOutput, Refinement, Run, Txid};
 use fiatline_testkit::electrum::ElectrumServer;
 use fiatline_testkit::esplora::EsploraServer;
 use fiatline_testkit::process::{get_json as get, unix_now as now, Serve};
@@ -45,8 +45,8 @@ fn wait_for(addr: &str, path: &str, what: &str, done: impl Fn(&Value) -> bool) -
     panic!("timed out waiting for {what}: last {path}: {last:?}");
 }
 
-/// The consensus price of `chain`'s blocks, by the core alone.
-fn consensus(chain: &Chain) -> f64 {
+/// The consensus estimate of `chain`'s blocks, by the core alone.
+fn consensus(chain: &Chain) -> Estimate {
     let txs = chain.blocks.iter().map(|b| b.txs.len()).sum::<usize>();
     let mut run = Run::new(
         vec![Txid::default(); txid_slots_for(txs)],
@@ -59,14 +59,14 @@ fn consensus(chain: &Chain) -> f64 {
     let mut scratch = vec![0.0; points.len()];
     run.estimate(Refinement::Reference, &mut points, &mut scratch)
         .unwrap()
-        .price
 }
 
-/// Waits until the window holds all six blocks, and returns what matters
-/// of the price and the window.
-fn settled(addr: &str, total: usize) -> Value {
+/// Waits until the window holds all six blocks and the estimate counts all
+/// their `outputs` (the counts are live, the estimate is made after them),
+/// and returns what matters of the price and the window.
+fn settled(addr: &str, total: usize, outputs: usize) -> Value {
     let v = wait_for(addr, "/api/v1/price", "six blocks in the window", |v| {
-        v["stats"]["active"] == total && v["price"].is_number()
+        v["stats"]["active"] == total && v["price"].is_number() && v["outputs"] == outputs
     });
     serde_json::json!({
         "price": v["price"],
@@ -158,13 +158,14 @@ fn zmq_esplora_and_electrum_give_the_same_window_and_price() {
     esplora_server.set_tip(FIRST + 5);
     electrum_server.announce(FIRST + 5);
 
+    let expected = consensus(&chain);
     let results: Vec<Value> = [&zmq, &esplora, &electrum]
         .iter()
-        .map(|s| settled(&s.addr, total))
+        .map(|s| settled(&s.addr, total, expected.outputs))
         .collect();
     assert_eq!(results[0], results[1], "zmq vs esplora");
     assert_eq!(results[0], results[2], "zmq vs electrum");
-    assert_eq!(results[0]["price"].as_f64(), Some(consensus(&chain)));
+    assert_eq!(results[0]["price"].as_f64(), Some(expected.price));
 
     // Electrum says it sees blocks only; the others the mempool too.
     let health = get(&electrum.addr, "/health").unwrap();
