@@ -25,6 +25,11 @@ use fiatline_core::{
 /// "recent blocks" mode prices.
 pub(crate) const SERIES_BLOCKS: u32 = 144;
 
+/// Transactions whose index slots are loaded together before they are
+/// added or removed (see [`Window::prefetch`]): enough loads to overlap,
+/// few enough cache lines (a few hundred) to stay in cache until used.
+const PREFETCH: usize = 64;
+
 /// A window that keeps its amounts sorted: each block's price reads only
 /// the outputs near it (`Window::estimate_sorted`).
 type VecWindow = Window<Vec<WindowEntry>, Vec<u32>, Vec<u64>>;
@@ -158,19 +163,22 @@ impl Series {
         }
         self.make_room(block.tx_count())?;
         let time = block.header().time();
-        let mut txids = Vec::with_capacity(block.tx_count());
-        for tx in block.transactions() {
-            let txid = tx.txid();
+        let txs: Vec<Transaction<'_>> = block.transactions().collect();
+        let txids: Vec<Txid> = txs.iter().map(Transaction::txid).collect();
+        for (at, tx) in txs.iter().enumerate() {
+            if at % PREFETCH == 0 {
+                self.prefetch_adds(&txs[at..], &txids[at..]);
+            }
+            let txid = txids[at];
             // Room was made for the whole block above.
             let added = self
                 .window
-                .add_hashed(&tx, txid, time, height)
+                .add_hashed(tx, txid, time, height)
                 .map_err(SeriesError::Window)?;
-            txids.push(txid);
             // Only a transaction left out can wait for a block to leave;
             // its own entry, now in the window, is none of its parents.
             let earlier = if added == Added::Filtered {
-                self.earlier_parents(&tx, height)
+                self.earlier_parents(tx, height)
             } else {
                 Vec::new()
             };
@@ -204,6 +212,20 @@ impl Series {
         })))
     }
 
+    /// Loads the index slots the next [`PREFETCH`] adds will probe: each
+    /// transaction's txid and its inputs' parents.
+    fn prefetch_adds(&self, txs: &[Transaction<'_>], txids: &[Txid]) {
+        let txs = txs.iter().take(PREFETCH);
+        let parents = txs.flat_map(|tx| tx.inputs().map(|i| i.prev_txid));
+        self.window.prefetch(
+            txids
+                .iter()
+                .take(PREFETCH)
+                .map(Txid::as_bytes)
+                .chain(parents),
+        );
+    }
+
     /// The distinct heights of the earlier blocks of the window that `tx`
     /// spends from.
     fn earlier_parents(&self, tx: &Transaction<'_>, height: u32) -> Vec<u32> {
@@ -223,7 +245,11 @@ impl Series {
         let Some(oldest) = self.blocks.pop_front() else {
             return Ok(());
         };
-        for txid in &oldest.txids {
+        for (at, txid) in oldest.txids.iter().enumerate() {
+            if at % PREFETCH == 0 {
+                let next = oldest.txids.iter().skip(at).take(PREFETCH);
+                self.window.prefetch(next.map(Txid::as_bytes));
+            }
             self.window.remove(txid);
             // Its own wait ends with its block (all its parents were earlier).
             self.waiting.remove(txid);
