@@ -57,11 +57,38 @@ pub(crate) fn sort_prices(xs: &mut [f64]) {
 /// The central value of `xs`, sorted ascending (see [`sort_prices`]) and
 /// not empty.
 pub(crate) fn central_of_sorted(xs: &[f64]) -> Central {
-    let n = xs.len();
     let total = xs.iter().fold(0.0, |acc, &x| acc + x);
+    central_of_sorted_with_total(xs, total)
+}
+
+/// A sorted price as a list keeps it: an `f64`, or its bits (positive
+/// prices order like their bit patterns).
+pub(crate) trait Price: Copy {
+    /// The price.
+    fn value(self) -> f64;
+}
+
+impl Price for f64 {
+    fn value(self) -> f64 {
+        self
+    }
+}
+
+impl Price for u64 {
+    fn value(self) -> f64 {
+        f64::from_bits(self)
+    }
+}
+
+/// As [`central_of_sorted`], with `total` the sum of `xs` added up in
+/// order from 0.0 (as the caller may have while writing them): the same
+/// bits as the sum here, one pass less.
+pub(crate) fn central_of_sorted_with_total<P: Price>(xs: &[P], total: f64) -> Central {
+    let n = xs.len();
     let mut best = (f64::INFINITY, 0.0);
     let mut prefix = 0.0;
-    for (i, &x) in xs.iter().enumerate() {
+    for (i, x) in xs.iter().enumerate() {
+        let x = x.value();
         let left_sum = prefix;
         prefix += x;
         let right_sum = total - prefix;
@@ -85,31 +112,62 @@ pub(crate) fn central_of_sorted(xs: &[f64]) -> Central {
 ///
 /// The distances of the values below `price`, read downwards, and of the
 /// rest, read upwards, are two ascending lists (subtraction is monotone),
-/// so the middle is found by merging them to halfway: no sort, no copy.
-fn median_distance(xs: &[f64], price: f64) -> f64 {
+/// so the middle ones are found by bisecting the two lists: O(log n), no
+/// sort, no copy.
+fn median_distance<P: Price>(xs: &[P], price: f64) -> f64 {
     let m = xs.len();
-    let split = xs.partition_point(|&x| x < price);
+    let split = xs.partition_point(|x| x.value() < price);
     let (below, above) = xs.split_at(split);
-    let mut below = below.iter().rev().map(|&x| (x - price).abs()).peekable();
-    let mut above = above.iter().map(|&x| (x - price).abs()).peekable();
-    let mut next = || match (below.peek(), above.peek()) {
-        (Some(&b), Some(&a)) if b <= a => below.next(),
-        (Some(_), None) => below.next(),
-        _ => above.next(),
-    };
+    let below = |i: usize| below.len().checked_sub(i + 1).and_then(|i| below.get(i));
+    let near = |i: usize| below(i).map(|x| (x.value() - price).abs());
+    let far = |j: usize| above.get(j).map(|x| (x.value() - price).abs());
+    let lists = (split, m - split);
     // The values of rank m/2 - 1 and m/2, ascending, from zero.
-    let mut lower = f64::NEG_INFINITY;
-    for _ in 0..m / 2 {
-        lower = next().unwrap_or(lower);
-    }
-    let upper = next().unwrap_or(lower);
+    let upper = kth_of_two(lists, &near, &far, m / 2);
     if m % 2 == 1 {
         return upper;
     }
+    let lower = kth_of_two(lists, &near, &far, m / 2 - 1);
     // The reference's arithmetic, not `f64::midpoint`: values are small.
     #[allow(clippy::manual_midpoint)]
     let mean = (lower + upper) / 2.0;
     mean
+}
+
+/// The value of rank `k` (from 0) of two ascending lists of `lens` values,
+/// `a(i)` and `b(j)`, taken together: the `i` first of `a` and the `j`
+/// first of `b` with `i + j = k + 1` are the `k + 1` smallest when neither
+/// list's last taken value exceeds the other's first left, and `i` is
+/// found by bisection. `NAN` when `k` is past both lists.
+fn kth_of_two(
+    lens: (usize, usize),
+    a: &impl Fn(usize) -> Option<f64>,
+    b: &impl Fn(usize) -> Option<f64>,
+    k: usize,
+) -> f64 {
+    let (p, q) = lens;
+    let take = k + 1;
+    if take > p + q {
+        return f64::NAN;
+    }
+    let (mut lo, mut hi) = (take.saturating_sub(q), take.min(p));
+    while lo < hi {
+        let i = lo + (hi - lo) / 2;
+        let j = take - i;
+        // Too few from `a` while `b`'s last taken exceeds `a`'s next.
+        match (j.checked_sub(1).and_then(b), a(i)) {
+            (Some(bl), Some(an)) if bl > an => lo = i + 1,
+            _ => hi = i,
+        }
+    }
+    let j = take - lo;
+    let last_a = lo.checked_sub(1).and_then(a);
+    let last_b = j.checked_sub(1).and_then(b);
+    match (last_a, last_b) {
+        (Some(x), Some(y)) => x.max(y),
+        (Some(x), None) | (None, Some(x)) => x,
+        (None, None) => f64::NAN,
+    }
 }
 
 #[cfg(test)]
@@ -143,7 +201,7 @@ mod tests {
     }
 
     #[test]
-    fn the_merged_median_is_the_median_of_the_sorted_distances() {
+    fn the_bisected_median_is_the_median_of_the_sorted_distances() {
         extern crate std;
         use std::vec::Vec;
         let mut x = 1u64;

@@ -4,9 +4,10 @@ use core::fmt;
 use core::ops::Range;
 
 use crate::bins::BIN_COUNT;
-use crate::central::{central, central_of_sorted, Central, CentralError};
+use crate::central::{central, central_of_sorted_with_total, Central, CentralError};
 use crate::confidence::confidence;
 use crate::histogram::Histogram;
+use crate::ladder::Ladder;
 use crate::merge::merge_in_range;
 use crate::outputs::RawOutput;
 use crate::points::{Bands, PricePoint};
@@ -153,25 +154,45 @@ pub fn estimate_from(
     Ok(Estimate::of(fit, &c, found, considered))
 }
 
-/// As [`estimate_from`], from the amounts of the counted outputs that are
-/// not micro round, in ascending order (a [`crate::Window`]'s ladder), and
-/// the number of counted outputs. The price points are not listed: each
-/// band of step 10 is found by binary search, and only the points within
-/// the ±5% range are read. The same points, so the same estimate, to the bit.
-pub(crate) fn estimate_sorted(
+/// As [`estimate_from`], from a [`crate::Window`]'s ladder: the amounts of
+/// the counted outputs that are not micro round, in ascending order, and
+/// the points of the last estimate's range; `outputs` is the number of
+/// counted outputs. The price points are not listed: each band of step 10
+/// is found by binary search, the points of the ±5% range are the ladder's
+/// (brought up to date, see `in_range.rs`), and the points of any other
+/// range [`Refinement::Recentre`] visits are merged from the bands into
+/// `scratch`. The same points, so the same estimate, to the bit.
+pub(crate) fn estimate_sorted<A: AsRef<[u64]> + AsMut<[u64]>>(
     histogram: &Histogram,
-    amounts: &[u64],
+    ladder: &mut Ladder<A>,
     outputs: usize,
     refinement: Refinement,
     scratch: &mut [f64],
 ) -> Result<Estimate, EstimateError> {
     let fit = fit(histogram)?;
-    let runs = Bands::new(fit.price).runs(amounts);
+    let bands = Bands::new(fit.price);
+    let (lo, hi) = tight(f64::from(fit.price));
+    ladder.track(&bands, lo, hi);
+    let amounts = ladder.amounts();
+    let runs = bands.runs(amounts);
     let found = runs.iter().map(|(_, run)| run.len()).sum();
-    let c = refine(fit.price, refinement, |lo, hi| {
-        central_in_runs(&runs, amounts, lo, hi, scratch)
+    let tracked = ladder.points();
+    let c = refine(fit.price, refinement, |lo, hi| match tracked {
+        Some((from, to, xs)) if (from, to) == (lo, hi) => {
+            if xs.is_empty() {
+                return Err(CentralError::Empty);
+            }
+            let total = xs.iter().fold(0.0, |acc, &x| acc + f64::from_bits(x));
+            Ok(central_of_sorted_with_total(xs, total))
+        }
+        _ => central_in_runs(&runs, amounts, lo, hi, scratch),
     })?;
     Ok(Estimate::of(fit, &c, found, outputs))
+}
+
+/// The central range around `price`: ±5%.
+fn tight(price: f64) -> (f64, f64) {
+    (price - TIGHT * price, price + TIGHT * price)
 }
 
 impl Estimate {
@@ -209,8 +230,8 @@ fn refine(
     refinement: Refinement,
     mut central_at: impl FnMut(f64, f64) -> Result<Central, CentralError>,
 ) -> Result<Central, EstimateError> {
-    let rough = f64::from(rough);
-    let mut c = central_at(rough - TIGHT * rough, rough + TIGHT * rough)?;
+    let (lo, hi) = tight(f64::from(rough));
+    let mut c = central_at(lo, hi)?;
     if refinement == Refinement::Recentre {
         let mut visited = [0.0; MAX_RECENTRES];
         for i in 0..MAX_RECENTRES {
@@ -220,8 +241,8 @@ fn refine(
             if let Some(v) = visited.get_mut(i) {
                 *v = c.price;
             }
-            let p = c.price;
-            c = central_at(p - TIGHT * p, p + TIGHT * p)?;
+            let (lo, hi) = tight(c.price);
+            c = central_at(lo, hi)?;
         }
     }
     Ok(c)
@@ -238,12 +259,12 @@ fn central_in_runs(
     hi: f64,
     scratch: &mut [f64],
 ) -> Result<Central, CentralError> {
-    let n = merge_in_range(runs, amounts, lo, hi, scratch);
+    let (n, total) = merge_in_range(runs, amounts, lo, hi, scratch);
     let xs = scratch.get(..n).ok_or(CentralError::ScratchFull(n))?;
     if xs.is_empty() {
         return Err(CentralError::Empty);
     }
-    Ok(central_of_sorted(xs))
+    Ok(central_of_sorted_with_total(xs, total))
 }
 
 /// The chart's vertical half-range, as a fraction of `price`, from the

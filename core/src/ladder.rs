@@ -15,18 +15,28 @@
 //!
 //! Only outputs that can give a price point are kept: a micro round BTC
 //! amount never does (see [`crate::points`]), whatever the price.
+//!
+//! The storage's second half holds the price points of the last
+//! estimate's range, kept up to date with every merge (see `in_range.rs`).
+
+use crate::in_range::InRange;
+use crate::points::Bands;
 
 /// Each pending entry is `sats << 1 | ADD` (an addition) or `sats << 1` (a
 /// removal). Counted amounts are at most 10^5 BTC (10^13 sats), far below
 /// 2^63, so the shift loses nothing.
-const ADD: u64 = 1;
+pub(crate) const ADD: u64 = 1;
 
-/// Sorted amounts and pending changes in the caller's storage.
+/// Sorted amounts, pending changes and the points of a range in the
+/// caller's storage.
 #[derive(Debug)]
 pub(crate) struct Ladder<S> {
     storage: S,
     /// Slots of the sorted part, at the front; the pending area follows.
     sorted_cap: usize,
+    /// Where the points region starts, after the pending area.
+    points_at: usize,
+    points: InRange,
     /// Amounts in the sorted part.
     held: usize,
     /// Entries in the pending area.
@@ -36,12 +46,16 @@ pub(crate) struct Ladder<S> {
 }
 
 impl<S: AsRef<[u64]> + AsMut<[u64]>> Ladder<S> {
-    /// A ladder over `storage`: an eighth of it (at least one slot) for
-    /// pending changes, the rest for sorted amounts. Empty storage makes
-    /// a ladder that keeps nothing.
+    /// A ladder over `storage`: half of it for the points of a range; of
+    /// the rest an eighth (at least one slot) for pending changes, the
+    /// others for sorted amounts. Empty storage makes a ladder that keeps
+    /// nothing.
     pub(crate) fn new(storage: S) -> Self {
+        let len = storage.as_ref().len();
         Self {
-            sorted_cap: sorted_capacity(storage.as_ref().len()),
+            sorted_cap: sorted_capacity(len),
+            points_at: len - len / 2,
+            points: InRange::default(),
             storage,
             held: 0,
             pending: 0,
@@ -90,7 +104,7 @@ impl<S: AsRef<[u64]> + AsMut<[u64]>> Ladder<S> {
     }
 
     fn push(&mut self, entry: u64) {
-        if self.sorted_cap + self.pending >= self.storage.as_ref().len() {
+        if self.sorted_cap + self.pending >= self.points_at {
             self.settle();
         }
         if let Some(slot) = self
@@ -105,9 +119,34 @@ impl<S: AsRef<[u64]> + AsMut<[u64]>> Ladder<S> {
     }
 
     /// Merges the pending changes and returns the amounts in ascending order.
+    #[cfg(test)]
     pub(crate) fn sorted(&mut self) -> &[u64] {
         self.settle();
+        self.amounts()
+    }
+
+    /// The sorted amounts as last merged (pending changes left out).
+    pub(crate) fn amounts(&self) -> &[u64] {
         self.storage.as_ref().get(..self.held).unwrap_or_default()
+    }
+
+    /// Merges the pending changes and makes the points region hold the
+    /// price points strictly inside `(lo, hi)` of `bands`; false when the
+    /// range is not tracked (too wide, or too many points), and then
+    /// [`Ladder::points`] gives none.
+    pub(crate) fn track(&mut self, bands: &Bands, lo: f64, hi: f64) -> bool {
+        self.settle();
+        let (front, region) = self.storage.as_mut().split_at_mut(self.points_at);
+        let amounts = front.get(..self.held).unwrap_or_default();
+        let runs = bands.runs(amounts);
+        self.points.move_to(region, amounts, &runs, lo, hi)
+    }
+
+    /// The range tracked and its points (`f64` bits, ascending), as the
+    /// last merge left them.
+    pub(crate) fn points(&self) -> Option<(f64, f64, &[u64])> {
+        let region = self.storage.as_ref().get(self.points_at..)?;
+        self.points.points(region)
     }
 
     /// Merges the pending changes into the sorted part: O(held + pending
@@ -116,15 +155,17 @@ impl<S: AsRef<[u64]> + AsMut<[u64]>> Ladder<S> {
         if self.pending == 0 {
             return;
         }
-        let (sorted, rest) = self.storage.as_mut().split_at_mut(self.sorted_cap);
+        let (front, region) = self.storage.as_mut().split_at_mut(self.points_at);
+        let (sorted, rest) = front.split_at_mut(self.sorted_cap);
         let Some(pending) = rest.get_mut(..self.pending) else {
             return;
         };
         pending.sort_unstable();
         let (net, adds) = net_changes(pending);
-        let net = pending.get(..net).unwrap_or_default();
+        let net = pending.get_mut(..net).unwrap_or_default();
         let held = remove_sorted(sorted.get_mut(..self.held).unwrap_or_default(), net);
         self.held = merge_from_back(sorted, held, net, adds);
+        self.points.apply(region, net);
         self.pending = 0;
         self.pending_adds = 0;
     }
@@ -153,13 +194,14 @@ impl<S: AsRef<[u64]> + AsMut<[u64]>> Ladder<S> {
     }
 }
 
-/// The sorted part of `len` slots of storage: all but the pending area,
-/// an eighth of the storage (at least one slot).
+/// The sorted part of `len` slots of storage: its first half (rounded
+/// up) but the pending area, an eighth of that half (at least one slot).
 pub(crate) const fn sorted_capacity(len: usize) -> usize {
-    if len == 0 {
+    let half = len - len / 2;
+    if half == 0 {
         0
     } else {
-        len - max(len / 8, 1)
+        half - max(half / 8, 1)
     }
 }
 
@@ -175,7 +217,7 @@ const fn max(a: usize, b: usize) -> usize {
 /// place and still sorted: `n` additions and `m` removals of one amount
 /// leave `n - m` additions or `m - n` removals. Returns how many entries
 /// remain, and how many of them are additions.
-fn net_changes(pending: &mut [u64]) -> (usize, usize) {
+pub(crate) fn net_changes(pending: &mut [u64]) -> (usize, usize) {
     let (mut write, mut read, mut adds_total) = (0, 0, 0);
     while let Some(&first) = pending.get(read) {
         let sats = first >> 1;
@@ -214,7 +256,7 @@ fn net_changes(pending: &mut [u64]) -> (usize, usize) {
 /// galloping from the last, and the amounts between two removals move
 /// together (`copy_within`): a block's few thousand removals from half a
 /// million amounts cost one memmove of them, not a loop over each.
-fn remove_sorted(sorted: &mut [u64], net: &[u64]) -> usize {
+pub(crate) fn remove_sorted(sorted: &mut [u64], net: &[u64]) -> usize {
     let len = sorted.len();
     let (mut read, mut write) = (0, 0);
     for r in net.iter().filter(|&&e| e & ADD == 0).map(|&e| e >> 1) {
@@ -235,7 +277,7 @@ fn remove_sorted(sorted: &mut [u64], net: &[u64]) -> usize {
 /// amounts of `sorted` (ascending), from the back so nothing is overwritten
 /// before it is read: each addition's place is found by galloping back,
 /// and the amounts above it move up together. Returns the new count.
-fn merge_from_back(sorted: &mut [u64], held: usize, net: &[u64], adds: usize) -> usize {
+pub(crate) fn merge_from_back(sorted: &mut [u64], held: usize, net: &[u64], adds: usize) -> usize {
     let total = (held + adds).min(sorted.len());
     let (mut a, mut out) = (held, total);
     let additions = net
@@ -313,7 +355,7 @@ mod tests {
     #[test]
     fn it_holds_what_a_sorted_multiset_holds() {
         // Small storage: the pending area (2 slots) fills and settles often.
-        let mut ladder = Ladder::new(vec![0u64; 20]);
+        let mut ladder = Ladder::new(vec![0u64; 40]);
         let mut ops = Vec::new();
         let mut x = 7u64;
         for i in 0..400 {
@@ -373,11 +415,12 @@ mod tests {
         for s in [9, 1, 5, 5] {
             ladder.insert(s);
         }
-        let Err(mut same) = ladder.move_into(vec![0u64; 4]) else {
+        // Half the storage is the points region.
+        let Err(mut same) = ladder.move_into(vec![0u64; 8]) else {
             panic!("3 sorted slots cannot hold 4 amounts");
         };
         assert_eq!(same.sorted(), &[1, 5, 5, 9]);
-        let mut moved = same.move_into(vec![0u64; 8]).unwrap();
+        let mut moved = same.move_into(vec![0u64; 16]).unwrap();
         assert_eq!(moved.sorted(), &[1, 5, 5, 9]);
         let disabled = Ladder::new([0u64; 0]);
         assert!(!disabled.is_enabled());

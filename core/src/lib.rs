@@ -86,6 +86,7 @@ mod estimate;
 mod filter;
 pub mod histogram;
 pub mod hourly;
+mod in_range;
 mod ladder;
 mod merge;
 mod outputs;

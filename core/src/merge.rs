@@ -31,15 +31,60 @@ impl Run<'_> {
 
 /// Writes into `out` the prices strictly inside `(lo, hi)` of every run
 /// (each a USD amount and a range of `amounts`, ascending), in ascending
-/// order, and returns how many there are; only the first `out.len()` are
-/// written when there are more.
+/// order, and returns how many there are and their sum, added up in that
+/// order from 0.0; only the first `out.len()` are written when there are
+/// more (the count and sum are still of all of them).
 pub(crate) fn merge_in_range(
     runs: &[(f64, Range<usize>)],
     amounts: &[u64],
     lo: f64,
     hi: f64,
     out: &mut [f64],
+) -> (usize, f64) {
+    let (mut n, mut total) = (0, 0.0);
+    merge_each(runs, amounts, lo, hi, |price| {
+        if let Some(slot) = out.get_mut(n) {
+            *slot = price;
+        }
+        // The sum's additions wait on no merge step: they overlap them.
+        total += price;
+        n += 1;
+    });
+    (n, total)
+}
+
+/// How many prices of the runs lie strictly inside `(lo, hi)`: what
+/// [`merge_in_range`] would give, counted by bisection alone.
+pub(crate) fn count_in_range(
+    runs: &[(f64, Range<usize>)],
+    amounts: &[u64],
+    lo: f64,
+    hi: f64,
 ) -> usize {
+    runs.iter()
+        .take(RUNS)
+        .map(|(usd, run)| stretch(*usd, amounts.get(run.clone()).unwrap_or_default(), lo, hi).len())
+        .sum()
+}
+
+/// The amounts of a run whose prices lie strictly inside `(lo, hi)`.
+fn stretch(usd: f64, run: &[u64], lo: f64, hi: f64) -> &[u64] {
+    let price = |sats: u64| usd / btc_of(sats);
+    // Prices fall along the run: both tests hold on a prefix.
+    let first = run.partition_point(|&s| price(s) >= hi);
+    let end = run.partition_point(|&s| price(s) > lo);
+    run.get(first..end).unwrap_or_default()
+}
+
+/// Calls `emit` with each price of the runs strictly inside `(lo, hi)`,
+/// in ascending order.
+pub(crate) fn merge_each(
+    runs: &[(f64, Range<usize>)],
+    amounts: &[u64],
+    lo: f64,
+    hi: f64,
+    mut emit: impl FnMut(f64),
+) {
     let mut heap: [(u64, usize); RUNS] = [(0, 0); RUNS];
     let mut live = [Run {
         usd: 0.0,
@@ -48,26 +93,18 @@ pub(crate) fn merge_in_range(
     let mut len = 0;
     for (i, (usd, run)) in runs.iter().take(RUNS).enumerate() {
         let run = amounts.get(run.clone()).unwrap_or_default();
-        let price = |sats: u64| usd / btc_of(sats);
-        // Prices fall along the run: both tests hold on a prefix.
-        let first = run.partition_point(|&s| price(s) >= hi);
-        let end = run.partition_point(|&s| price(s) > lo);
         let r = Run {
             usd: *usd,
-            left: run.get(first..end).unwrap_or_default(),
+            left: stretch(*usd, run, lo, hi),
         };
         if let (Some(slot), Some(p)) = (live.get_mut(i), r.head()) {
             *slot = r;
             push(&mut heap, &mut len, (p.to_bits(), i));
         }
     }
-    let mut n = 0;
     // Positive prices order like their bit patterns.
     while let Some(&(bits, i)) = heap.first().filter(|_| len > 0) {
-        if let Some(slot) = out.get_mut(n) {
-            *slot = f64::from_bits(bits);
-        }
-        n += 1;
+        emit(f64::from_bits(bits));
         let next = live.get_mut(i).and_then(|r| {
             r.left = r.left.split_last().map_or(&[], |(_, rest)| rest);
             r.head()
@@ -77,7 +114,6 @@ pub(crate) fn merge_in_range(
             None => pop(&mut heap, &mut len),
         }
     }
-    n
 }
 
 fn push(heap: &mut [(u64, usize)], len: &mut usize, item: (u64, usize)) {
@@ -171,10 +207,14 @@ mod tests {
             let mut want: Vec<f64> = all().filter(|&p| lo < p && p < hi).collect();
             want.sort_by(f64::total_cmp);
             let mut out = std::vec![0.0; want.len() + 1];
-            let n = merge_in_range(&runs, &amounts, lo, hi, &mut out);
+            let total = want.iter().fold(0.0, |acc, &x| acc + x);
+            let (n, sum) = merge_in_range(&runs, &amounts, lo, hi, &mut out);
             assert_eq!(&out[..n], want.as_slice(), "({lo}, {hi})");
-            // Too little room: the count still says how many.
-            assert_eq!(merge_in_range(&runs, &amounts, lo, hi, &mut []), want.len());
+            assert_eq!(sum.to_bits(), total.to_bits(), "({lo}, {hi})");
+            // Too little room: the count and sum are still of all.
+            let (n, sum) = merge_in_range(&runs, &amounts, lo, hi, &mut []);
+            assert_eq!((n, sum.to_bits()), (want.len(), total.to_bits()));
+            assert_eq!(count_in_range(&runs, &amounts, lo, hi), want.len());
         }
     }
 }

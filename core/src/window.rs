@@ -118,12 +118,15 @@ pub const fn window_index_slots_for(entries: usize) -> usize {
 }
 
 /// Returns amount slots enough for a ring of `entries`: two counted
-/// outputs each, and an eighth more for changes waiting to be merged.
+/// outputs each, an eighth more for changes waiting to be merged, and as
+/// many again for the price points of the last estimate's range (see
+/// [`Window::estimate_sorted`]).
 pub const fn window_amount_slots_for(entries: usize) -> usize {
     entries
         .saturating_mul(2)
         .saturating_add(entries / 3)
         .saturating_add(8)
+        .saturating_mul(2)
 }
 
 /// A rolling window over the caller's storage: a ring of entries `E`, a
@@ -576,8 +579,13 @@ where
         if !self.ladder.is_enabled() {
             return Err(EstimateError::Unsorted);
         }
-        let amounts = self.ladder.sorted();
-        estimate_sorted(&self.histogram, amounts, self.counted, refinement, scratch)
+        estimate_sorted(
+            &self.histogram,
+            &mut self.ladder,
+            self.counted,
+            refinement,
+            scratch,
+        )
     }
 
     fn entries(&self) -> impl Iterator<Item = &WindowEntry> + '_ {

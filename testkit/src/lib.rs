@@ -134,6 +134,22 @@ impl Chain {
         Self::build(first, times, txs)
     }
 
+    /// As [`Chain::generate_with`], with every output amount of the `i`th
+    /// block (coinbase aside) scaled by `ppm(i)` parts per million (so
+    /// 1,000,000 keeps it): blocks whose amounts
+    /// differ as real blocks' do, so a window sliding over them changes
+    /// what it holds, and its price moves as the scale drifts.
+    pub fn generate_scaled(
+        first: u32,
+        times: Vec<u32>,
+        txs: impl Fn(usize) -> usize,
+        ppm: impl Fn(usize) -> u64,
+    ) -> Self {
+        let parsed = Block::parse(block_702861()).expect("block 702861 parses");
+        let prev = *parsed.header().prev_blockhash();
+        Self::build_from(first, times, txs, prev, |h| h, 0, &ppm)
+    }
+
     /// A chain from its genesis block (height 0, no parent), `txs`
     /// transactions a block, as regtest or a node's whole history starts:
     /// below `bip34_height` the coinbases' first push is not the height but
@@ -159,6 +175,7 @@ impl Chain {
                 }
             },
             0,
+            &|_| MILLION,
         )
     }
 
@@ -169,7 +186,7 @@ impl Chain {
     pub fn fork(&self, height: u32, count: u32, start_time: u32, spacing: u32, txs: usize) -> Self {
         let parent = self.at(height - 1).expect("the fork's parent").hash;
         let times = (0..count).map(|i| start_time + i * spacing).collect();
-        Self::build_from(height, times, |_| txs, parent, |h| h, 0)
+        Self::build_from(height, times, |_| txs, parent, |h| h, 0, &|_| MILLION)
     }
 
     /// As [`Chain::generate`] with `txs/2` to `txs` transactions a block
@@ -191,13 +208,13 @@ impl Chain {
         let times = (0..count).map(|i| start_time + i * spacing).collect();
         // Blocks of different sizes, so no two windows hold the same.
         let keep = move |i: usize| txs - (i * 37) % (txs / 2).max(1);
-        Self::build_from(first, times, keep, prev, |h| h, reach)
+        Self::build_from(first, times, keep, prev, |h| h, reach, &|_| MILLION)
     }
 
     fn build(first: u32, times: Vec<u32>, keep: impl Fn(usize) -> usize) -> Self {
         let parsed = Block::parse(block_702861()).expect("block 702861 parses");
         let prev = *parsed.header().prev_blockhash();
-        Self::build_from(first, times, keep, prev, |h| h, 0)
+        Self::build_from(first, times, keep, prev, |h| h, 0, &|_| MILLION)
     }
 
     fn build_from(
@@ -207,6 +224,7 @@ impl Chain {
         parent: [u8; 32],
         coinbase_height: impl Fn(u32) -> u32,
         reach: u32,
+        ppm: &dyn Fn(usize) -> u64,
     ) -> Self {
         let original = block_702861();
         let parsed = Block::parse(original).expect("block 702861 parses");
@@ -261,6 +279,10 @@ impl Chain {
                         .map(|b: &ChainBlock| b.txs[n % b.txs.len()].0);
                     if let (Some(parent), Some(offset)) = (earlier, outside) {
                         raw[offset..offset + 32].copy_from_slice(&parent);
+                    }
+                    let ppm = ppm(i);
+                    if ppm != MILLION {
+                        scale_outputs(&mut raw, ppm);
                     }
                     // A new lock time per height makes every txid new.
                     let lock = raw.len() - 4;
@@ -407,5 +429,32 @@ impl std::ops::Deref for TempDirPath {
 impl AsRef<std::path::Path> for TempDirPath {
     fn as_ref(&self) -> &std::path::Path {
         self.0.path()
+    }
+}
+
+/// Parts per million in one.
+const MILLION: u64 = 1_000_000;
+
+/// Scales every output amount of the raw transaction `raw` by `ppm`
+/// parts per million, in place.
+fn scale_outputs(raw: &mut [u8], ppm: u64) {
+    let tx = Transaction::parse(raw).expect("tx");
+    let at: Vec<(usize, u64)> = tx
+        .outputs()
+        .map(|o| {
+            // The amount's 8 bytes, then the script's length, then the script.
+            let script = o.script_pubkey.as_ptr() as usize - raw.as_ptr() as usize;
+            let len_bytes = match o.script_pubkey.len() {
+                0..=0xfc => 1,
+                0xfd..=0xffff => 3,
+                _ => 5,
+            };
+            (script - len_bytes - 8, o.value)
+        })
+        .collect();
+    for (offset, value) in at {
+        let scaled = u128::from(value) * u128::from(ppm) / u128::from(MILLION);
+        let scaled = u64::try_from(scaled).expect("a scaled amount fits");
+        raw[offset..offset + 8].copy_from_slice(&scaled.to_le_bytes());
     }
 }

@@ -376,6 +376,38 @@ mod tests {
         );
     }
 
+    /// As above, on blocks whose amounts drift by up to 8% from block to
+    /// block (a price that moves): the window's rough price, so the range
+    /// its points are kept for, changes as it slides.
+    #[test]
+    fn a_window_whose_price_moves_prices_exactly_as_fresh_runs() {
+        let len = 12;
+        let times = (0..60).map(|i| 1_704_067_200 + i * 600).collect();
+        let drift = |i: usize| 920_000 + (i as u64 * 37 % 17) * 10_000;
+        let chain = Chain::generate_scaled(840_000, times, |_| 1_500, drift);
+        let mut series = Series::new(len).unwrap();
+        let mut roughs = Vec::new();
+        for (i, b) in chain.blocks.iter().enumerate() {
+            let Some(priced) = series.push(&b.bytes, b.height).unwrap() else {
+                continue;
+            };
+            let mut fresh = Consensus::new(len as usize * 1_500);
+            for f in &chain.blocks[i + 1 - len as usize..=i] {
+                fresh.add(&f.bytes, Some(f.height), String::new).unwrap();
+            }
+            let expected = fresh.finish(Refinement::Reference).unwrap().estimate;
+            let got = priced.unwrap().estimate;
+            assert_eq!(got, expected, "window ending at {}", b.height);
+            roughs.push(got.rough);
+        }
+        roughs.sort_unstable();
+        roughs.dedup();
+        assert!(
+            roughs.len() > 10,
+            "the rough price moved only to {roughs:?}"
+        );
+    }
+
     #[test]
     fn a_block_out_of_order_or_malformed_changes_nothing() {
         let chain = Chain::generate_light(100, vec![1, 2, 3], 50);
