@@ -86,7 +86,12 @@ fn timed(bin: &Path, args: &[&str]) -> (f64, String) {
 /// From blk files as Core writes them (xor'd, 90 blocks a file): 12 blocks
 /// of 2023-12-30, the full days 2023-12-31 (the first per-block window's
 /// blocks), 2024-01-01 and 2024-01-02, and 7 blocks to bury them, `txs`
-/// transactions a block (all of block 702861's for a real-size day). Times
+/// transactions a block (all of block 702861's for a real-size day), each
+/// block's amounts scaled by 0.96 to 1.04 (up over a day, down over the
+/// next): no two blocks hold the same amounts, as on the real chain, so a
+/// sliding window changes what it holds at every block and its price
+/// moves. (Blocks of identical amounts would hide that cost: a block in
+/// and a block out would cancel.) Times
 /// `price --date`, `backfill` of a day and of both days on one and two
 /// jobs, then `backfill --blocks` of 2024-01-02's 144 blocks and of both
 /// days' 288: the difference is what a row costs once the window is warm.
@@ -96,7 +101,7 @@ fn from_blk_files(bin: &Path, dir: &Path, txs: usize) {
         .map(|i| JAN_1 - 86_400 - 7_200 + i * 600 + 60)
         .collect();
     let built = Instant::now();
-    let chain = Chain::generate_with(840_000, times, |_| txs);
+    let chain = Chain::generate_scaled(840_000, times, |_| txs, drift);
     let blocks_dir = dir.join("blk");
     let order: Vec<usize> = (0..chain.blocks.len()).collect();
     fiatline_testkit::blk::write_blocks_dir(
@@ -187,6 +192,14 @@ fn from_blk_files(bin: &Path, dir: &Path, txs: usize) {
         per_row * 1e3,
         verdict(year, 120.0, "s")
     );
+}
+
+/// The scale of block `i`'s amounts, in parts per million: from 0.96 up
+/// to 1.04 over 144 blocks, and back.
+fn drift(i: usize) -> u64 {
+    let k = (i % 288) as u64;
+    let up = if k < 144 { k } else { 288 - k };
+    960_000 + up * 80_000 / 144
 }
 
 fn date(t: u32) -> String {

@@ -92,7 +92,22 @@ impl<'a> Block<'a> {
     /// Returns a [`ParseError`] if the bytes are not one well-formed block,
     /// including [`ParseErrorKind::TrailingBytes`] if bytes remain.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, ParseError> {
-        let (block, rest) = Self::parse_prefix(bytes)?;
+        Self::parse_visiting(bytes, &mut NoopVisitor)
+    }
+
+    /// Parses a block that fills `bytes` exactly, reporting its header and
+    /// every part of every transaction to `visitor` as [`Block::visit`]
+    /// does: one walk that both checks the block and, say, lists its
+    /// transactions.
+    ///
+    /// # Errors
+    /// As [`Block::parse`]; the visitor may have seen some transactions
+    /// by then.
+    pub fn parse_visiting<V: Visitor<'a> + ?Sized>(
+        bytes: &'a [u8],
+        visitor: &mut V,
+    ) -> Result<Self, ParseError> {
+        let (block, rest) = Self::visit(bytes, visitor)?;
         if rest.is_empty() {
             Ok(block)
         } else {

@@ -55,10 +55,21 @@ impl Histogram {
     /// or `None` if that bin was empty (nothing changes then).
     pub fn remove(&mut self, btc: f64) -> Option<usize> {
         let bin = bin_of(btc)?;
-        let count = self.counts.get_mut(bin)?;
-        *count = count.checked_sub(1)?;
+        self.remove_from(bin).then_some(bin)
+    }
+
+    /// Takes back one amount that [`Histogram::add`] counted in `bin`;
+    /// returns false if that bin was empty (nothing changes then).
+    pub fn remove_from(&mut self, bin: usize) -> bool {
+        let Some(count) = self.counts.get_mut(bin) else {
+            return false;
+        };
+        let Some(less) = count.checked_sub(1) else {
+            return false;
+        };
+        *count = less;
         self.total -= 1;
-        Some(bin)
+        true
     }
 
     /// Returns the count of every bin.

@@ -139,7 +139,7 @@ impl InRange {
         at: usize,
     ) -> bool {
         let k = count_in_range(runs, amounts, lo, hi);
-        if self.len + k > region.len() {
+        if at > self.len || self.len + k > region.len() {
             return false;
         }
         region.copy_within(at..self.len, at + k);

@@ -18,7 +18,7 @@ use std::fmt;
 
 use fiatline_core::{
     window_amount_slots_for, window_index_slots_for, Added, Block, Estimate, EstimateError,
-    ParseError, Refinement, Transaction, Txid, Window, WindowEntry, WindowError,
+    ParseError, Refinement, Transaction, Txid, Visitor, Window, WindowEntry, WindowError,
 };
 
 /// The window of a per-block price: a day of blocks, as the reference's
@@ -78,6 +78,15 @@ impl std::error::Error for SeriesError {
             Self::Window(e) => Some(e),
             Self::OutOfOrder { .. } => None,
         }
+    }
+}
+
+/// The transactions of a block, as its parse meets them.
+struct Listed<'a>(Vec<Transaction<'a>>);
+
+impl<'a> Visitor<'a> for Listed<'a> {
+    fn visit_transaction(&mut self, tx: &Transaction<'a>) {
+        self.0.push(*tx);
     }
 }
 
@@ -151,7 +160,11 @@ impl Series {
         bytes: &[u8],
         height: u32,
     ) -> Result<Option<Result<BlockPrice, EstimateError>>, SeriesError> {
-        let block = Block::parse(bytes).map_err(|error| SeriesError::Parse { height, error })?;
+        // One walk checks the block and lists its transactions.
+        let mut txs = Listed(Vec::new());
+        let block = Block::parse_visiting(bytes, &mut txs)
+            .map_err(|error| SeriesError::Parse { height, error })?;
+        let txs = txs.0;
         if let Some(last) = self.last_height() {
             let expected = last.saturating_add(1);
             if height != expected {
@@ -163,7 +176,6 @@ impl Series {
         }
         self.make_room(block.tx_count())?;
         let time = block.header().time();
-        let txs: Vec<Transaction<'_>> = block.transactions().collect();
         let txids: Vec<Txid> = txs.iter().map(Transaction::txid).collect();
         for (at, tx) in txs.iter().enumerate() {
             if at % PREFETCH == 0 {
