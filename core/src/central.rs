@@ -107,6 +107,40 @@ pub(crate) fn central_of_sorted_with_total<P: Price>(xs: &[P], total: f64) -> Ce
     }
 }
 
+/// As [`central_of_sorted`], the same to the bit, in two passes: the
+/// running sums go into `sums` (as long as `xs`) on the first, so the
+/// second computes each point's total distance without waiting on the
+/// previous one's sum. The single pass adds one value at a time, each
+/// addition waiting on the last, twice (the total, then the running sum).
+pub(crate) fn central_of_sorted_in<P: Price>(xs: &[P], sums: &mut [f64]) -> Central {
+    let n = xs.len();
+    let mut prefix = 0.0;
+    for (x, sum) in xs.iter().zip(sums.iter_mut()) {
+        prefix += x.value();
+        *sum = prefix;
+    }
+    let total = prefix;
+    let mut best = (f64::INFINITY, 0.0);
+    let mut left_sum = 0.0;
+    for (i, (x, &prefix)) in xs.iter().zip(sums.iter()).enumerate() {
+        let x = x.value();
+        let right_sum = total - prefix;
+        let left = i as f64;
+        let right = (n - i - 1) as f64;
+        let dist = (x * left - left_sum) + (right_sum - x * right);
+        if dist < best.0 {
+            best = (dist, x);
+        }
+        left_sum = prefix;
+    }
+    let price = best.1;
+    Central {
+        price,
+        deviation: median_distance(xs, price),
+        count: n,
+    }
+}
+
 /// The median of `|x - price|` over `xs` (sorted ascending, not empty):
 /// the mean of the two middle values for an even count.
 ///
@@ -228,6 +262,30 @@ mod tests {
                 };
                 assert_eq!(median_distance(&xs, price), want, "{n} {price}");
             }
+        }
+    }
+
+    #[test]
+    fn two_passes_give_the_one_pass_central_value() {
+        extern crate std;
+        use std::vec::Vec;
+        let mut x = 5u64;
+        for n in 1..300 {
+            let mut xs: Vec<f64> = (0..n)
+                .map(|_| {
+                    x = x
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    // Prices near 42,000 with fractions, so sums round.
+                    42_000.0 + ((x >> 40) as f64) / 1_000.0
+                })
+                .collect();
+            sort_prices(&mut xs);
+            let mut sums = std::vec![0.0; n];
+            let bits: Vec<u64> = xs.iter().map(|v| v.to_bits()).collect();
+            let one = central_of_sorted(&xs);
+            assert_eq!(central_of_sorted_in(&xs, &mut sums), one, "{n}");
+            assert_eq!(central_of_sorted_in(&bits, &mut sums), one, "{n}");
         }
     }
 

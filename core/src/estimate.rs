@@ -4,7 +4,9 @@ use core::fmt;
 use core::ops::Range;
 
 use crate::bins::BIN_COUNT;
-use crate::central::{central, central_of_sorted_with_total, Central, CentralError};
+use crate::central::{
+    central, central_of_sorted_in, central_of_sorted_with_total, Central, CentralError,
+};
 use crate::confidence::confidence;
 use crate::histogram::Histogram;
 use crate::ladder::Ladder;
@@ -182,8 +184,9 @@ pub(crate) fn estimate_sorted<A: AsRef<[u64]> + AsMut<[u64]>>(
             if xs.is_empty() {
                 return Err(CentralError::Empty);
             }
-            let total = xs.iter().fold(0.0, |acc, &x| acc + f64::from_bits(x));
-            Ok(central_of_sorted_with_total(xs, total))
+            let n = xs.len();
+            let sums = scratch.get_mut(..n).ok_or(CentralError::ScratchFull(n))?;
+            Ok(central_of_sorted_in(xs, sums))
         }
         _ => central_in_runs(&runs, amounts, lo, hi, scratch),
     })?;

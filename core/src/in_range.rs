@@ -20,7 +20,7 @@
 
 use core::ops::Range;
 
-use crate::ladder::{merge_from_back, net_changes, remove_sorted, ADD};
+use crate::ladder::{merge_changes, net_changes, ADD};
 use crate::merge::{count_in_range, merge_each};
 use crate::outputs::btc_of;
 use crate::points::USD_AMOUNTS;
@@ -29,20 +29,37 @@ use crate::points::USD_AMOUNTS;
 /// round USD amounts (25 and 30) are 1.2 apart.
 const NARROW: f64 = 1.2;
 
-/// What the points region of a ladder's storage holds.
+/// What the points region of a ladder's storage holds: two halves, one
+/// holding the points, the other where changes merge them into.
 #[derive(Debug, Default)]
 pub(crate) struct InRange {
     /// The open range the points cover; `None` when none is tracked.
     range: Option<(f64, f64)>,
-    /// Points held, as `f64` bits, ascending, at the region's start.
+    /// Points held, as `f64` bits, ascending, at the start of a half.
     len: usize,
+    /// The second half holds them (else the first).
+    flipped: bool,
 }
 
 impl InRange {
     /// The points of the range tracked, if one is, from the region.
     pub(crate) fn points<'r>(&self, region: &'r [u64]) -> Option<(f64, f64, &'r [u64])> {
         let (lo, hi) = self.range?;
-        Some((lo, hi, region.get(..self.len)?))
+        let half = region.len() / 2;
+        let at = if self.flipped { half } else { 0 };
+        Some((lo, hi, region.get(at..at + self.len)?))
+    }
+
+    /// The half of the region holding the points, and the other.
+    fn halves<'r>(&self, region: &'r mut [u64]) -> (&'r mut [u64], &'r mut [u64]) {
+        let half = region.len() / 2;
+        let (first, rest) = region.split_at_mut(half);
+        let second = rest.get_mut(..half).unwrap_or_default();
+        if self.flipped {
+            (second, first)
+        } else {
+            (first, second)
+        }
     }
 
     /// Applies settled changes of the amounts (`net`: ascending, as the
@@ -70,14 +87,15 @@ impl InRange {
         deltas.sort_unstable();
         let (n, adds) = net_changes(deltas);
         let deltas = deltas.get(..n).unwrap_or_default();
-        if self.len + adds > region.len() {
+        let (points, other) = self.halves(region);
+        if self.len + adds > other.len() {
             // No room to be sure of: track nothing; the next estimate
             // merges from the bands and starts again.
             *self = Self::default();
             return;
         }
-        let held = remove_sorted(region.get_mut(..self.len).unwrap_or_default(), deltas);
-        self.len = merge_from_back(region, held, deltas, adds);
+        self.len = merge_changes(points.get(..self.len).unwrap_or_default(), deltas, other);
+        self.flipped = !self.flipped;
     }
 
     /// Makes the region hold the points strictly inside `(lo, hi)` of the
@@ -96,17 +114,18 @@ impl InRange {
             *self = Self::default();
             return false;
         }
+        let (points, _) = self.halves(region);
         let moved = match self.range {
             Some((old_lo, old_hi)) if lo < old_hi && old_lo < hi => {
-                self.trim(region, lo, hi);
+                self.trim(points, lo, hi);
                 // Below: (lo, old_lo]; above: [old_hi, hi).
-                (lo >= old_lo || self.insert(region, amounts, runs, lo, next_up(old_lo), 0))
+                (lo >= old_lo || self.insert(points, amounts, runs, lo, next_up(old_lo), 0))
                     && (hi <= old_hi
-                        || self.insert(region, amounts, runs, next_down(old_hi), hi, self.len))
+                        || self.insert(points, amounts, runs, next_down(old_hi), hi, self.len))
             }
             _ => {
                 self.len = 0;
-                self.insert(region, amounts, runs, lo, hi, 0)
+                self.insert(points, amounts, runs, lo, hi, 0)
             }
         };
         if !moved {
@@ -118,11 +137,11 @@ impl InRange {
     }
 
     /// Keeps the points strictly inside `(lo, hi)`, moved to the front.
-    fn trim(&mut self, region: &mut [u64], lo: f64, hi: f64) {
-        let list = region.get(..self.len).unwrap_or_default();
+    fn trim(&mut self, points: &mut [u64], lo: f64, hi: f64) {
+        let list = points.get(..self.len).unwrap_or_default();
         let start = list.partition_point(|&b| f64::from_bits(b) <= lo);
         let end = list.partition_point(|&b| f64::from_bits(b) < hi).max(start);
-        region.copy_within(start..end, 0);
+        points.copy_within(start..end, 0);
         self.len = end - start;
     }
 
@@ -131,7 +150,7 @@ impl InRange {
     /// they do not fit.
     fn insert(
         &mut self,
-        region: &mut [u64],
+        points: &mut [u64],
         amounts: &[u64],
         runs: &[(f64, Range<usize>)],
         lo: f64,
@@ -139,13 +158,13 @@ impl InRange {
         at: usize,
     ) -> bool {
         let k = count_in_range(runs, amounts, lo, hi);
-        if at > self.len || self.len + k > region.len() {
+        if at > self.len || self.len + k > points.len() {
             return false;
         }
-        region.copy_within(at..self.len, at + k);
+        points.copy_within(at..self.len, at + k);
         let mut i = at;
         merge_each(runs, amounts, lo, hi, |price| {
-            if let Some(slot) = region.get_mut(i) {
+            if let Some(slot) = points.get_mut(i) {
                 *slot = price.to_bits();
             }
             i += 1;
@@ -159,10 +178,18 @@ impl InRange {
 /// [`crate::merge`] computes it; in a narrow range there is at most one.
 fn price_in_range(sats: u64, lo: f64, hi: f64) -> Option<f64> {
     let btc = btc_of(sats);
+    // The USD amount is near `lo * btc` or above: the amounts well below
+    // are skipped without a division (a margin of 1% covers rounding), and
+    // each candidate is tested exactly as the merge tests it.
+    let floor = lo * btc * 0.99;
+    let first = USD_AMOUNTS.partition_point(|&usd| usd < floor);
     USD_AMOUNTS
+        .get(first..)
+        .unwrap_or_default()
         .iter()
         .map(|usd| usd / btc)
-        .find(|&p| lo < p && p < hi)
+        .take_while(|&p| p < hi)
+        .find(|&p| lo < p)
 }
 
 /// The least `f64` above `x` (positive, finite): `(lo, next_up(x))` is `(lo, x]`.
@@ -199,9 +226,10 @@ mod tests {
 
     #[test]
     fn the_tracked_points_are_the_points_of_the_range_after_any_changes() {
-        // Small storage: the pending area (7 slots) fills and settles
+        // Small storage: the pending area (16 slots) fills and settles
         // between estimates too, applying changes at the range tracked.
-        let mut ladder = Ladder::new(vec![0u64; 130]);
+        let mut ladder = Ladder::new(vec![0u64; 260]);
+        assert!(ladder.capacity() >= 50);
         let mut held: Vec<u64> = Vec::new();
         let mut x = 11u64;
         let mut next = |m: u32| {
@@ -270,7 +298,7 @@ mod tests {
             ((p, p * 1.04), (p * 0.99, p * 1.03)),
         ] {
             let mut points = InRange::default();
-            let mut region = [0u64; 8];
+            let mut region = [0u64; 16];
             assert!(points.move_to(&mut region, &amounts, &runs, first.0, first.1));
             let got = points.points(&region).map(|(_, _, xs)| xs.to_vec());
             assert_eq!(got, Some(model(&amounts, first.0, first.1)));

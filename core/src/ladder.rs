@@ -8,10 +8,14 @@
 //! A per-block series of a day's window (some 500,000 outputs) prices each
 //! block in a fraction of the time that way.
 //!
-//! Adding and removing is batched: changes go to a pending area at the end
-//! of the storage, and are merged into the sorted part in one pass when an
-//! estimate needs the ladder whole or the pending area is full. A block's
-//! thousands of changes so cost one pass over the ladder, not one each.
+//! Adding and removing is batched: changes go to a pending area, and are
+//! merged into the sorted amounts in one pass when an estimate needs the
+//! ladder whole or the pending area is full. A block's thousands of
+//! changes so cost one pass over the ladder, not one each. The pass copies
+//! the amounts between two changes at once into a second sorted area, and
+//! the two swap roles: half a million amounts are copied once a block, not
+//! moved twice in place (once to close the gaps of the removals, once to
+//! open those of the additions).
 //!
 //! Only outputs that can give a price point are kept: a micro round BTC
 //! amount never does (see [`crate::points`]), whatever the price.
@@ -32,12 +36,15 @@ pub(crate) const ADD: u64 = 1;
 #[derive(Debug)]
 pub(crate) struct Ladder<S> {
     storage: S,
-    /// Slots of the sorted part, at the front; the pending area follows.
+    /// Slots of each of the two sorted areas, at the front; the pending
+    /// area follows them.
     sorted_cap: usize,
+    /// The second sorted area holds the amounts (else the first).
+    flipped: bool,
     /// Where the points region starts, after the pending area.
     points_at: usize,
     points: InRange,
-    /// Amounts in the sorted part.
+    /// Amounts in the sorted area.
     held: usize,
     /// Entries in the pending area.
     pending: usize,
@@ -48,12 +55,13 @@ pub(crate) struct Ladder<S> {
 impl<S: AsRef<[u64]> + AsMut<[u64]>> Ladder<S> {
     /// A ladder over `storage`: half of it for the points of a range; of
     /// the rest an eighth (at least one slot) for pending changes, the
-    /// others for sorted amounts. Empty storage makes a ladder that keeps
-    /// nothing.
+    /// others for two sorted areas. Empty storage makes a ladder that
+    /// keeps nothing.
     pub(crate) fn new(storage: S) -> Self {
         let len = storage.as_ref().len();
         Self {
             sorted_cap: sorted_capacity(len),
+            flipped: false,
             points_at: len - len / 2,
             points: InRange::default(),
             storage,
@@ -73,7 +81,7 @@ impl<S: AsRef<[u64]> + AsMut<[u64]>> Ladder<S> {
         self.storage.as_ref().len()
     }
 
-    /// How many amounts the sorted part can hold.
+    /// How many amounts the sorted area can hold.
     #[cfg(test)]
     pub(crate) fn capacity(&self) -> usize {
         self.sorted_cap
@@ -104,14 +112,11 @@ impl<S: AsRef<[u64]> + AsMut<[u64]>> Ladder<S> {
     }
 
     fn push(&mut self, entry: u64) {
-        if self.sorted_cap + self.pending >= self.points_at {
+        let pending_at = 2 * self.sorted_cap;
+        if pending_at + self.pending >= self.points_at {
             self.settle();
         }
-        if let Some(slot) = self
-            .storage
-            .as_mut()
-            .get_mut(self.sorted_cap + self.pending)
-        {
+        if let Some(slot) = self.storage.as_mut().get_mut(pending_at + self.pending) {
             *slot = entry;
             self.pending += 1;
             self.pending_adds += usize::from(entry & ADD == ADD);
@@ -127,7 +132,20 @@ impl<S: AsRef<[u64]> + AsMut<[u64]>> Ladder<S> {
 
     /// The sorted amounts as last merged (pending changes left out).
     pub(crate) fn amounts(&self) -> &[u64] {
-        self.storage.as_ref().get(..self.held).unwrap_or_default()
+        let at = self.sorted_at();
+        self.storage
+            .as_ref()
+            .get(at..at + self.held)
+            .unwrap_or_default()
+    }
+
+    /// Where the sorted area holding the amounts starts.
+    fn sorted_at(&self) -> usize {
+        if self.flipped {
+            self.sorted_cap
+        } else {
+            0
+        }
     }
 
     /// Merges the pending changes and makes the points region hold the
@@ -136,8 +154,9 @@ impl<S: AsRef<[u64]> + AsMut<[u64]>> Ladder<S> {
     /// [`Ladder::points`] gives none.
     pub(crate) fn track(&mut self, bands: &Bands, lo: f64, hi: f64) -> bool {
         self.settle();
+        let at = self.sorted_at();
         let (front, region) = self.storage.as_mut().split_at_mut(self.points_at);
-        let amounts = front.get(..self.held).unwrap_or_default();
+        let amounts = front.get(at..at + self.held).unwrap_or_default();
         let runs = bands.runs(amounts);
         self.points.move_to(region, amounts, &runs, lo, hi)
     }
@@ -149,22 +168,28 @@ impl<S: AsRef<[u64]> + AsMut<[u64]>> Ladder<S> {
         self.points.points(region)
     }
 
-    /// Merges the pending changes into the sorted part: O(held + pending
-    /// log pending), without any other storage.
+    /// Merges the pending changes into the other sorted area, which then
+    /// holds the amounts: O(held + pending log pending).
     fn settle(&mut self) {
         if self.pending == 0 {
             return;
         }
         let (front, region) = self.storage.as_mut().split_at_mut(self.points_at);
-        let (sorted, rest) = front.split_at_mut(self.sorted_cap);
+        let (areas, rest) = front.split_at_mut(2 * self.sorted_cap);
+        let (first, second) = areas.split_at_mut(self.sorted_cap);
+        let (from, to) = if self.flipped {
+            (second, first)
+        } else {
+            (first, second)
+        };
         let Some(pending) = rest.get_mut(..self.pending) else {
             return;
         };
         pending.sort_unstable();
-        let (net, adds) = net_changes(pending);
+        let (net, _) = net_changes(pending);
         let net = pending.get_mut(..net).unwrap_or_default();
-        let held = remove_sorted(sorted.get_mut(..self.held).unwrap_or_default(), net);
-        self.held = merge_from_back(sorted, held, net, adds);
+        self.held = merge_changes(from.get(..self.held).unwrap_or_default(), net, to);
+        self.flipped = !self.flipped;
         self.points.apply(region, net);
         self.pending = 0;
         self.pending_adds = 0;
@@ -181,7 +206,7 @@ impl<S: AsRef<[u64]> + AsMut<[u64]>> Ladder<S> {
         if !moved.is_enabled() {
             return Ok(moved);
         }
-        let from = self.storage.as_ref().get(..self.held).unwrap_or_default();
+        let from = self.amounts();
         let Some(to) = moved.storage.as_mut().get_mut(..from.len()) else {
             return Err(self);
         };
@@ -194,14 +219,15 @@ impl<S: AsRef<[u64]> + AsMut<[u64]>> Ladder<S> {
     }
 }
 
-/// The sorted part of `len` slots of storage: its first half (rounded
-/// up) but the pending area, an eighth of that half (at least one slot).
+/// Each sorted area of `len` slots of storage: half of its first half
+/// (rounded up) but the pending area, an eighth of that half (at least
+/// one slot).
 pub(crate) const fn sorted_capacity(len: usize) -> usize {
     let half = len - len / 2;
     if half == 0 {
         0
     } else {
-        half - max(half / 8, 1)
+        (half - max(half / 8, 1)) / 2
     }
 }
 
@@ -250,84 +276,54 @@ pub(crate) fn net_changes(pending: &mut [u64]) -> (usize, usize) {
     (write, adds_total)
 }
 
-/// Drops from `sorted` one amount per removal in `net` (both ascending),
-/// keeping the rest in order at the front; returns how many remain. A
-/// removal of an amount not held is ignored. Each removal is found by
-/// galloping from the last, and the amounts between two removals move
-/// together (`copy_within`): a block's few thousand removals from half a
-/// million amounts cost one memmove of them, not a loop over each.
-pub(crate) fn remove_sorted(sorted: &mut [u64], net: &[u64]) -> usize {
-    let len = sorted.len();
+/// Writes into `to` the amounts of `from` (ascending) with the changes
+/// of `net` (ascending, as [`net_changes`] leaves them) made: the amounts
+/// between two changes are found by a forward scan from the last change
+/// and copied together. Returns how many were written. A removal of an amount
+/// `from` does not hold is ignored; additions past `to`'s end are lost
+/// (the ladder makes room before it records them).
+pub(crate) fn merge_changes(from: &[u64], net: &[u64], to: &mut [u64]) -> usize {
     let (mut read, mut write) = (0, 0);
-    for r in net.iter().filter(|&&e| e & ADD == 0).map(|&e| e >> 1) {
-        let rest = sorted.get(read..).unwrap_or_default();
-        let at = read + gallop(rest, |v| v < r);
-        if sorted.get(at) != Some(&r) {
-            continue;
+    for &entry in net {
+        let value = entry >> 1;
+        let rest = from.get(read..).unwrap_or_default();
+        let at = read + scan(rest, value);
+        write += copy(from.get(read..at).unwrap_or_default(), to, write);
+        read = at;
+        if entry & ADD == ADD {
+            write += copy(&[value], to, write);
+        } else if from.get(read) == Some(&value) {
+            read += 1;
         }
-        sorted.copy_within(read..at, write);
-        write += at - read;
-        read = at + 1;
     }
-    sorted.copy_within(read..len, write);
-    write + (len - read)
+    write + copy(from.get(read..).unwrap_or_default(), to, write)
 }
 
-/// Merges the `adds` additions of `net` (ascending) into the first `held`
-/// amounts of `sorted` (ascending), from the back so nothing is overwritten
-/// before it is read: each addition's place is found by galloping back,
-/// and the amounts above it move up together. Returns the new count.
-pub(crate) fn merge_from_back(sorted: &mut [u64], held: usize, net: &[u64], adds: usize) -> usize {
-    let total = (held + adds).min(sorted.len());
-    let (mut a, mut out) = (held, total);
-    let additions = net
-        .iter()
-        .rev()
-        .filter(|&&e| e & ADD == ADD)
-        .map(|&e| e >> 1);
-    for x in additions {
-        let below = sorted.get(..a).unwrap_or_default();
-        let above = trailing(below, |v| v > x);
-        let Some(to) = out.checked_sub(above + 1) else {
-            break;
-        };
-        sorted.copy_within(a - above..a, to + 1);
-        if let Some(slot) = sorted.get_mut(to) {
-            *slot = x;
-        }
-        a -= above;
-        out = to;
+/// Copies `values` into `to` from index `at`, as many as fit; returns how many.
+fn copy(values: &[u64], to: &mut [u64], at: usize) -> usize {
+    let room = to.len().saturating_sub(at);
+    let n = values.len().min(room);
+    if let (Some(dst), Some(src)) = (to.get_mut(at..at + n), values.get(..n)) {
+        dst.copy_from_slice(src);
     }
-    total
+    n
 }
 
-/// The first index of `xs` where `below` no longer holds (it holds on a
-/// prefix), found by doubling steps from the front, then bisecting.
-fn gallop(xs: &[u64], below: impl Fn(u64) -> bool) -> usize {
-    let mut bound = 1;
-    while bound < xs.len() && xs.get(bound - 1).is_some_and(|&v| below(v)) {
-        bound *= 2;
+/// The first index of `xs` (ascending) whose value is `value` or more,
+/// found by a forward scan: a cache line (eight values) a step, then one
+/// value a step. The changes of a block lie a hundred or so amounts apart,
+/// so a scan reads memory in order, which the processor fetches ahead; a
+/// binary search's probes each wait for a cache miss.
+fn scan(xs: &[u64], value: u64) -> usize {
+    const LINE: usize = 8;
+    let mut at = 0;
+    while xs.get(at + LINE - 1).is_some_and(|&v| v < value) {
+        at += LINE;
     }
-    let start = bound / 2;
-    let end = bound.min(xs.len());
-    start
-        + xs.get(start..end)
-            .unwrap_or_default()
-            .partition_point(|&v| below(v))
-}
-
-/// How many of the last values of `xs` satisfy `above` (it holds on a
-/// suffix), found by doubling steps from the back, then bisecting.
-fn trailing(xs: &[u64], above: impl Fn(u64) -> bool) -> usize {
-    let n = xs.len();
-    let mut bound = 1;
-    while bound < n && xs.get(n - bound).is_some_and(|&v| above(v)) {
-        bound *= 2;
+    while xs.get(at).is_some_and(|&v| v < value) {
+        at += 1;
     }
-    let start = bound / 2;
-    let end = bound.min(n);
-    let window = xs.get(n - end..n - start).unwrap_or_default();
-    start + window.len() - window.partition_point(|&v| !above(v))
+    at
 }
 
 #[cfg(test)]
@@ -381,15 +377,13 @@ mod tests {
     }
 
     #[test]
-    fn galloping_finds_what_a_linear_scan_finds() {
+    fn the_scan_finds_the_first_value_not_below() {
         let xs: Vec<u64> = (0..300).map(|i| i / 3).collect();
-        for n in [0, 1, 2, 3, 7, 64, 300] {
+        for n in [0, 1, 2, 3, 7, 8, 9, 64, 300] {
             let xs = &xs[..n];
             for x in 0..=101 {
                 let first = xs.iter().position(|&v| v >= x).unwrap_or(n);
-                assert_eq!(gallop(xs, |v| v < x), first, "{n} {x}");
-                let last = xs.iter().rev().take_while(|&&v| v > x).count();
-                assert_eq!(trailing(xs, |v| v > x), last, "{n} {x}");
+                assert_eq!(scan(xs, x), first, "{n} {x}");
             }
         }
     }
@@ -411,16 +405,16 @@ mod tests {
 
     #[test]
     fn it_moves_into_storage_that_holds_its_amounts_only() {
-        let mut ladder = Ladder::new(vec![0u64; 16]);
+        let mut ladder = Ladder::new(vec![0u64; 32]);
         for s in [9, 1, 5, 5] {
             ladder.insert(s);
         }
         // Half the storage is the points region.
-        let Err(mut same) = ladder.move_into(vec![0u64; 8]) else {
+        let Err(mut same) = ladder.move_into(vec![0u64; 16]) else {
             panic!("3 sorted slots cannot hold 4 amounts");
         };
         assert_eq!(same.sorted(), &[1, 5, 5, 9]);
-        let mut moved = same.move_into(vec![0u64; 16]).unwrap();
+        let mut moved = same.move_into(vec![0u64; 32]).unwrap();
         assert_eq!(moved.sorted(), &[1, 5, 5, 9]);
         let disabled = Ladder::new([0u64; 0]);
         assert!(!disabled.is_enabled());

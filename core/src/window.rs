@@ -122,14 +122,15 @@ pub const fn window_index_slots_for(entries: usize) -> usize {
 }
 
 /// Returns amount slots enough for a ring of `entries`: two counted
-/// outputs each, an eighth more for changes waiting to be merged, and as
-/// many again for the price points of the last estimate's range (see
-/// [`Window::estimate_sorted`]).
+/// outputs each, twice (the sorted amounts are merged from one area into
+/// another), a sixteenth more for changes waiting to be merged, and as
+/// many again for the price points of the last estimate's range, also
+/// twice (see [`Window::estimate_sorted`]).
 pub const fn window_amount_slots_for(entries: usize) -> usize {
     entries
-        .saturating_mul(2)
-        .saturating_add(entries / 3)
-        .saturating_add(8)
+        .saturating_mul(4)
+        .saturating_add(entries.saturating_mul(2) / 3)
+        .saturating_add(16)
         .saturating_mul(2)
 }
 
@@ -574,9 +575,12 @@ where
 
     /// Estimates the price of the window now, exactly as
     /// [`Window::estimate`] does, from the sorted amounts: only the outputs
-    /// near the price are read, so it costs a small part of a pass over the
+    /// near the price are read, and those of the last estimate's range are
+    /// kept between estimates, so it costs a small part of a pass over the
     /// window. The price points are not listed ([`Estimate::points`] still
-    /// counts them); `scratch` holds those within ±5% of the price, in order.
+    /// counts them); `scratch` is working storage with room for one value
+    /// per point within ±5% of the price ([`EstimateError::ScratchFull`]
+    /// says how many when it has not).
     ///
     /// # Errors
     /// As [`crate::estimate()`], and [`EstimateError::Unsorted`] for a
