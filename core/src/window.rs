@@ -122,10 +122,10 @@ pub const fn window_index_slots_for(entries: usize) -> usize {
 }
 
 /// Returns amount slots enough for a ring of `entries`: two counted
-/// outputs each, twice (the sorted amounts are merged from one area into
-/// another), a sixteenth more for changes waiting to be merged, and as
-/// many again for the price points of the last estimate's range, also
-/// twice (see [`Window::estimate_sorted`]).
+/// outputs each in each of two sorted areas (changes are merged from one
+/// into the other), an eighth more for changes waiting to be merged, and
+/// as much again for the price points of the last estimate's range (see
+/// [`Window::estimate_sorted`]): 75 bytes an entry.
 pub const fn window_amount_slots_for(entries: usize) -> usize {
     entries
         .saturating_mul(4)

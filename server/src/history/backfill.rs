@@ -116,13 +116,17 @@ fn block_rows(
     progress.finish();
     let filled = filled?;
     eprintln!(
-        "backfill: stored {} block row(s){}",
+        "backfill: stored {} block row(s){}{}",
         filled.stored,
         if filled.unpriced > 0 {
             format!(", {} without a price", filled.unpriced)
         } else {
             String::new()
-        }
+        },
+        filled.per_warm_row().map_or_else(String::new, |t| format!(
+            "; {:.2} ms a row once the window was warm",
+            t.as_secs_f64() * 1e3
+        ))
     );
     Ok(())
 }

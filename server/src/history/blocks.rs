@@ -7,6 +7,7 @@
 use std::ops::RangeInclusive;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use fiatline_adapters::{fetch_in_order, BlockSource, Retry, SourceError};
 use fiatline_core::EstimateError;
@@ -32,6 +33,18 @@ pub(crate) struct BlocksFilled {
     pub(crate) stored: u64,
     /// Heights whose window held no price (no row; tried again next run).
     pub(crate) unpriced: u64,
+    /// Rows priced after each piece's first, and the time they took in
+    /// all (each piece's own, so two jobs add up their times): what a row
+    /// costs once a piece's window is warm.
+    pub(crate) warm: (u64, Duration),
+}
+
+impl BlocksFilled {
+    /// The time a row took once its piece's window was warm, on its job.
+    pub(crate) fn per_warm_row(&self) -> Option<Duration> {
+        let rows = u32::try_from(self.warm.0).ok().filter(|&r| r > 0)?;
+        Some(self.warm.1 / rows)
+    }
 }
 
 /// Why feeding blocks to a series stopped.
@@ -144,6 +157,7 @@ pub(crate) fn fill_blocks(
         store: Mutex::new(store),
         stored: AtomicU64::new(0),
         unpriced: AtomicU64::new(0),
+        warm: Mutex::new((0, Duration::ZERO)),
         progress,
     };
     let next = AtomicUsize::new(0);
@@ -175,6 +189,7 @@ pub(crate) fn fill_blocks(
     Ok(BlocksFilled {
         stored: shared.stored.into_inner(),
         unpriced: shared.unpriced.into_inner(),
+        warm: shared.warm.into_inner().unwrap_or_default(),
     })
 }
 
@@ -188,6 +203,8 @@ struct Pieces<'a> {
     store: Mutex<&'a mut Store>,
     stored: AtomicU64,
     unpriced: AtomicU64,
+    /// Rows after each piece's first and their time, as [`BlocksFilled::warm`].
+    warm: Mutex<(u64, Duration)>,
     progress: &'a Progress,
 }
 
@@ -197,6 +214,8 @@ impl Pieces<'_> {
         let mut series = Series::new(SERIES_BLOCKS).map_err(FeedError::Series)?;
         let first = *piece.start();
         let mut batch = Vec::with_capacity(BATCH);
+        // From the first row on, the window is warm.
+        let mut warm: Option<(Instant, u64)> = None;
         feed(
             &mut series,
             self.source,
@@ -210,6 +229,10 @@ impl Pieces<'_> {
                 }
                 if height < first {
                     return Ok(());
+                }
+                match &mut warm {
+                    Some((_, rows)) => *rows += 1,
+                    None => warm = Some((Instant::now(), 0)),
                 }
                 match priced {
                     Some(Ok(p)) => batch.push(BlockRow::of(&p)),
@@ -230,6 +253,10 @@ impl Pieces<'_> {
         )?;
         if !batch.is_empty() {
             self.write(&batch)?;
+        }
+        if let (Some((since, rows)), Ok(mut total)) = (warm, self.warm.lock()) {
+            total.0 += rows;
+            total.1 += since.elapsed();
         }
         Ok(())
     }

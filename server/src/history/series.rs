@@ -15,10 +15,11 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
+use std::ops::Range;
 
 use fiatline_core::{
     window_amount_slots_for, window_index_slots_for, Added, Block, Estimate, EstimateError,
-    ParseError, Refinement, Transaction, Txid, Visitor, Window, WindowEntry, WindowError,
+    ParseError, Refinement, Transaction, TxIn, Txid, Visitor, Window, WindowEntry, WindowError,
 };
 
 /// The window of a per-block price: a day of blocks, as the reference's
@@ -81,12 +82,46 @@ impl std::error::Error for SeriesError {
     }
 }
 
-/// The transactions of a block, as its parse meets them.
-struct Listed<'a>(Vec<Transaction<'a>>);
+/// The transactions of a block and their inputs' previous txids, as its
+/// parse meets them: later look-ups read these instead of walking the
+/// transactions again.
+#[derive(Default)]
+struct Listed<'a> {
+    txs: Vec<Transaction<'a>>,
+    parents: Vec<&'a [u8; 32]>,
+    /// Where each transaction's parents end in `parents`.
+    ends: Vec<usize>,
+}
 
 impl<'a> Visitor<'a> for Listed<'a> {
+    fn visit_input(&mut self, _: usize, input: &TxIn<'a>) {
+        self.parents.push(input.prev_txid);
+    }
+
     fn visit_transaction(&mut self, tx: &Transaction<'a>) {
-        self.0.push(*tx);
+        self.txs.push(*tx);
+        self.ends.push(self.parents.len());
+    }
+}
+
+impl<'a> Listed<'a> {
+    /// The previous txids of the inputs of the transactions `txs` (those
+    /// of them there are).
+    fn parents_of(&self, txs: Range<usize>) -> &[&'a [u8; 32]] {
+        let end = |i: usize| {
+            self.ends
+                .get(i.min(self.ends.len()).wrapping_sub(1))
+                .copied()
+        };
+        let from = if txs.start == 0 {
+            Some(0)
+        } else {
+            end(txs.start)
+        };
+        let to = end(txs.end);
+        from.zip(to)
+            .and_then(|(a, b)| self.parents.get(a..b))
+            .unwrap_or_default()
     }
 }
 
@@ -95,6 +130,8 @@ impl<'a> Visitor<'a> for Listed<'a> {
 struct Held {
     height: u32,
     txids: Vec<Txid>,
+    /// Those of its transactions that wait for an earlier block to leave.
+    waiting: Vec<Txid>,
 }
 
 /// A transaction left out for spending an earlier block of the window.
@@ -161,10 +198,10 @@ impl Series {
         height: u32,
     ) -> Result<Option<Result<BlockPrice, EstimateError>>, SeriesError> {
         // One walk checks the block and lists its transactions.
-        let mut txs = Listed(Vec::new());
-        let block = Block::parse_visiting(bytes, &mut txs)
+        let mut listed = Listed::default();
+        let block = Block::parse_visiting(bytes, &mut listed)
             .map_err(|error| SeriesError::Parse { height, error })?;
-        let txs = txs.0;
+        let txs = &listed.txs;
         if let Some(last) = self.last_height() {
             let expected = last.saturating_add(1);
             if height != expected {
@@ -177,9 +214,14 @@ impl Series {
         self.make_room(block.tx_count())?;
         let time = block.header().time();
         let txids: Vec<Txid> = txs.iter().map(Transaction::txid).collect();
+        let mut waiting = Vec::new();
         for (at, tx) in txs.iter().enumerate() {
             if at % PREFETCH == 0 {
-                self.prefetch_adds(&txs[at..], &txids[at..]);
+                let batch = txids.get(at..).unwrap_or_default().iter().take(PREFETCH);
+                let parents = listed.parents_of(at..at + PREFETCH);
+                let parents = parents.iter().copied();
+                self.window
+                    .prefetch(batch.map(Txid::as_bytes).chain(parents));
             }
             let txid = txids[at];
             // Room was made for the whole block above.
@@ -190,7 +232,7 @@ impl Series {
             // Only a transaction left out can wait for a block to leave;
             // its own entry, now in the window, is none of its parents.
             let earlier = if added == Added::Filtered {
-                self.earlier_parents(tx, height)
+                self.earlier_parents(listed.parents_of(at..at + 1), height)
             } else {
                 Vec::new()
             };
@@ -206,9 +248,14 @@ impl Series {
                         time,
                     },
                 );
+                waiting.push(txid);
             }
         }
-        self.blocks.push_back(Held { height, txids });
+        self.blocks.push_back(Held {
+            height,
+            txids,
+            waiting,
+        });
         if self.blocks.len() > self.len {
             self.take_oldest_out()?;
         }
@@ -224,26 +271,13 @@ impl Series {
         })))
     }
 
-    /// Loads the index slots the next [`PREFETCH`] adds will probe: each
-    /// transaction's txid and its inputs' parents.
-    fn prefetch_adds(&self, txs: &[Transaction<'_>], txids: &[Txid]) {
-        let txs = txs.iter().take(PREFETCH);
-        let parents = txs.flat_map(|tx| tx.inputs().map(|i| i.prev_txid));
-        self.window.prefetch(
-            txids
-                .iter()
-                .take(PREFETCH)
-                .map(Txid::as_bytes)
-                .chain(parents),
-        );
-    }
-
-    /// The distinct heights of the earlier blocks of the window that `tx`
-    /// spends from.
-    fn earlier_parents(&self, tx: &Transaction<'_>, height: u32) -> Vec<u32> {
-        let mut heights: Vec<u32> = tx
-            .inputs()
-            .filter_map(|i| self.window.height_of(&Txid(*i.prev_txid)))
+    /// The distinct heights of the earlier blocks of the window that a
+    /// transaction of the block at `height` spends from, given its inputs'
+    /// previous txids.
+    fn earlier_parents(&self, parents: &[&[u8; 32]], height: u32) -> Vec<u32> {
+        let mut heights: Vec<u32> = parents
+            .iter()
+            .filter_map(|p| self.window.height_of(&Txid(**p)))
             .filter(|&h| h < height)
             .collect();
         heights.sort_unstable();
@@ -263,7 +297,9 @@ impl Series {
                 self.window.prefetch(next.map(Txid::as_bytes));
             }
             self.window.remove(txid);
-            // Its own wait ends with its block (all its parents were earlier).
+        }
+        // A wait ends with its block (all the parents were earlier).
+        for txid in &oldest.waiting {
             self.waiting.remove(txid);
         }
         for txid in self.by_parent.remove(&oldest.height).unwrap_or_default() {
