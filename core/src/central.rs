@@ -54,13 +54,6 @@ pub(crate) fn sort_prices(xs: &mut [f64]) {
     xs.sort_unstable_by_key(|x| x.to_bits());
 }
 
-/// The central value of `xs`, sorted ascending (see [`sort_prices`]) and
-/// not empty.
-pub(crate) fn central_of_sorted(xs: &[f64]) -> Central {
-    let total = xs.iter().fold(0.0, |acc, &x| acc + x);
-    central_of_sorted_with_total(xs, total)
-}
-
 /// A sorted price as a list keeps it: an `f64`, or its bits (positive
 /// prices order like their bit patterns).
 pub(crate) trait Price: Copy {
@@ -80,15 +73,14 @@ impl Price for u64 {
     }
 }
 
-/// As [`central_of_sorted`], with `total` the sum of `xs` added up in
-/// order from 0.0 (as the caller may have while writing them): the same
-/// bits as the sum here, one pass less.
-pub(crate) fn central_of_sorted_with_total<P: Price>(xs: &[P], total: f64) -> Central {
+/// The central value of `xs`, sorted ascending (see [`sort_prices`]) and
+/// not empty.
+pub(crate) fn central_of_sorted(xs: &[f64]) -> Central {
     let n = xs.len();
+    let total = xs.iter().fold(0.0, |acc, &x| acc + x);
     let mut best = (f64::INFINITY, 0.0);
     let mut prefix = 0.0;
-    for (i, x) in xs.iter().enumerate() {
-        let x = x.value();
+    for (i, &x) in xs.iter().enumerate() {
         let left_sum = prefix;
         prefix += x;
         let right_sum = total - prefix;

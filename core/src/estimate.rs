@@ -4,9 +4,7 @@ use core::fmt;
 use core::ops::Range;
 
 use crate::bins::BIN_COUNT;
-use crate::central::{
-    central, central_of_sorted_in, central_of_sorted_with_total, Central, CentralError,
-};
+use crate::central::{central, central_of_sorted, central_of_sorted_in, Central, CentralError};
 use crate::confidence::confidence;
 use crate::histogram::Histogram;
 use crate::ladder::Ladder;
@@ -262,12 +260,12 @@ fn central_in_runs(
     hi: f64,
     scratch: &mut [f64],
 ) -> Result<Central, CentralError> {
-    let (n, total) = merge_in_range(runs, amounts, lo, hi, scratch);
+    let n = merge_in_range(runs, amounts, lo, hi, scratch);
     let xs = scratch.get(..n).ok_or(CentralError::ScratchFull(n))?;
     if xs.is_empty() {
         return Err(CentralError::Empty);
     }
-    Ok(central_of_sorted_with_total(xs, total))
+    Ok(central_of_sorted(xs))
 }
 
 /// The chart's vertical half-range, as a fraction of `price`, from the
