@@ -588,6 +588,12 @@ impl BlockSource for BlkSource {
     }
 
     fn raw_block(&self, block: &BlockRef) -> Result<Vec<u8>, SourceError> {
+        let mut bytes = Vec::new();
+        self.raw_block_into(block, &mut bytes)?;
+        Ok(bytes)
+    }
+
+    fn raw_block_into(&self, block: &BlockRef, buf: &mut Vec<u8>) -> Result<(), SourceError> {
         let loc = self
             .lock()
             .blocks
@@ -595,26 +601,27 @@ impl BlockSource for BlkSource {
             .copied()
             .ok_or(BlkError::UnknownBlock { hash: block.hash })?;
         let path = &self.files[loc.file];
-        let read = || -> std::io::Result<Vec<u8>> {
+        let mut read = || -> std::io::Result<()> {
             let mut f = File::open(path)?;
             f.seek(SeekFrom::Start(loc.offset))?;
             // Read into spare capacity: zeroing a megabyte first, for
             // every block, was a few percent of a per-block backfill.
             let len = u64::from(loc.len);
-            let mut bytes = Vec::with_capacity(loc.len as usize);
-            f.take(len).read_to_end(&mut bytes)?;
-            if bytes.len() as u64 != len {
+            buf.clear();
+            buf.reserve(loc.len as usize);
+            f.take(len).read_to_end(buf)?;
+            if buf.len() as u64 != len {
                 return Err(std::io::ErrorKind::UnexpectedEof.into());
             }
-            Ok(bytes)
+            Ok(())
         };
-        let mut bytes = read().map_err(|source| BlkError::ReadBlock {
+        read().map_err(|source| BlkError::ReadBlock {
             hash: block.hash,
             path: path.clone(),
             source,
         })?;
-        self.unxor(&mut bytes, loc.offset);
-        Ok(bytes)
+        self.unxor(buf, loc.offset);
+        Ok(())
     }
 }
 

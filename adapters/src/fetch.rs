@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::{mpsc, Mutex, MutexGuard, PoisonError};
 
 use crate::{BlockRef, BlockSource, Retry, SourceError};
 
@@ -11,6 +11,10 @@ use crate::{BlockRef, BlockSource, Retry, SourceError};
 /// arrived. Transient errors are retried with `retry`; the first error that
 /// remains stops the fetch.
 ///
+/// A block's buffer goes back to the workers once `deliver` returns, so a
+/// long run reads into the same few buffers (see
+/// [`BlockSource::raw_block_into`]).
+///
 /// # Errors
 /// Returns the first error from the source or from `deliver`.
 pub fn fetch_in_order<E: From<SourceError>>(
@@ -18,22 +22,27 @@ pub fn fetch_in_order<E: From<SourceError>>(
     refs: &[BlockRef],
     workers: usize,
     retry: Retry,
-    mut deliver: impl FnMut(&BlockRef, Vec<u8>) -> Result<(), E>,
+    mut deliver: impl FnMut(&BlockRef, &[u8]) -> Result<(), E>,
 ) -> Result<(), E> {
     let next = AtomicUsize::new(0);
+    // Buffers delivered and free again; at most as many as were in flight.
+    let free: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
     let stop = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|scope| {
         let (tx, rx) = mpsc::sync_channel::<(usize, Result<Vec<u8>, SourceError>)>(workers * 2);
         for _ in 0..workers.clamp(1, refs.len().max(1)) {
             let tx = tx.clone();
-            let (next, stop) = (&next, &stop);
+            let (next, stop, free) = (&next, &stop, &free);
             scope.spawn(move || loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(r) = refs.get(i) else { break };
                 if stop.load(Ordering::Relaxed) {
                     break;
                 }
-                let result = retry.run(|| source.raw_block(r));
+                let mut buf = lock(free).pop().unwrap_or_default();
+                let result = retry
+                    .run(|| source.raw_block_into(r, &mut buf))
+                    .map(|()| buf);
                 if tx.send((i, result)).is_err() {
                     break;
                 }
@@ -46,7 +55,9 @@ pub fn fetch_in_order<E: From<SourceError>>(
             for (i, result) in &rx {
                 pending.insert(i, result);
                 while let Some(result) = pending.remove(&due) {
-                    deliver(&refs[due], result?)?;
+                    let bytes = result?;
+                    deliver(&refs[due], &bytes)?;
+                    lock(&free).push(bytes);
                     due += 1;
                 }
             }
@@ -59,4 +70,10 @@ pub fn fetch_in_order<E: From<SourceError>>(
         }
         outcome
     })
+}
+
+/// The free buffers; a worker that panicked holding the lock left a list
+/// that is still a list.
+fn lock(free: &Mutex<Vec<Vec<u8>>>) -> MutexGuard<'_, Vec<Vec<u8>>> {
+    free.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -129,6 +129,20 @@ pub trait BlockSource: Send + Sync {
     /// # Errors
     /// Returns a [`SourceError`] when the block cannot be had.
     fn raw_block(&self, block: &BlockRef) -> Result<Vec<u8>, SourceError>;
+
+    /// Reads the serialised block into `buf`, replacing what it held. A
+    /// source that reads into memory it is given (the blk files) reuses
+    /// `buf`'s allocation: a run of many blocks then fills the same few
+    /// buffers, where a new megabyte for each block costs the kernel a page
+    /// fault and a zeroed page every 4 KiB. The default swaps in the block
+    /// [`BlockSource::raw_block`] returns.
+    ///
+    /// # Errors
+    /// As [`BlockSource::raw_block`]; `buf`'s contents are unspecified then.
+    fn raw_block_into(&self, block: &BlockRef, buf: &mut Vec<u8>) -> Result<(), SourceError> {
+        *buf = self.raw_block(block)?;
+        Ok(())
+    }
 }
 
 impl<S: BlockSource + ?Sized> BlockSource for Box<S> {
@@ -146,6 +160,9 @@ impl<S: BlockSource + ?Sized> BlockSource for Box<S> {
     }
     fn raw_block(&self, block: &BlockRef) -> Result<Vec<u8>, SourceError> {
         (**self).raw_block(block)
+    }
+    fn raw_block_into(&self, block: &BlockRef, buf: &mut Vec<u8>) -> Result<(), SourceError> {
+        (**self).raw_block_into(block, buf)
     }
 }
 

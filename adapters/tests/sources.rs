@@ -71,7 +71,7 @@ fn price(
     let refs = select(source, selection, FAST).expect("selection");
     let mut blocks = Vec::new();
     fetch_in_order::<SourceError>(source, &refs, 3, FAST, |_, b| {
-        blocks.push(b);
+        blocks.push(b.to_vec());
         Ok(())
     })
     .expect("fetch");

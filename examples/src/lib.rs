@@ -30,7 +30,7 @@ pub fn price_recent(
     );
     fetch_in_order(source, &blocks, 4, Retry::default(), |block, bytes| {
         eprint!("\rblock {} ", block.height);
-        let parsed = fiatline_core::Block::parse(&bytes)?;
+        let parsed = fiatline_core::Block::parse(bytes)?;
         if !run.has_room_for(parsed.tx_count()) {
             let more = 2
                 * (usize::try_from(run.stats().txs).unwrap_or(usize::MAX / 4) + parsed.tx_count());

@@ -366,7 +366,7 @@ fn price_selection(
     fetch_in_order(source, &refs, fetchers, retry, |r, bytes| {
         progress.tick();
         consensus
-            .add(&bytes, Some(r.height), || {
+            .add(bytes, Some(r.height), || {
                 format!("block {} ({}) from {}", r.height, r.hash, source.name())
             })
             .map_err(PriceError::BadBlock)

@@ -119,7 +119,7 @@ pub(crate) fn feed(
         refs.extend(retry.run(|| source.block_refs(chunk))?);
     }
     fetch_in_order(source, &refs, fetchers, retry, |r, raw| {
-        let got = series.push(&raw, r.height).map_err(FeedError::Series)?;
+        let got = series.push(raw, r.height).map_err(FeedError::Series)?;
         priced(r.height, got)
     })
 }
