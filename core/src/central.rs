@@ -99,14 +99,24 @@ pub(crate) fn central_of_sorted(xs: &[f64]) -> Central {
     }
 }
 
-/// Independent running minima in the second pass of [`central_of_sorted_in`].
-const LANES: usize = 4;
-
-/// As [`central_of_sorted`], the same to the bit, in two passes: the
-/// running sums go into `sums` (as long as `xs`) on the first, so the
-/// second computes each point's total distance without waiting on the
-/// previous one's sum. The single pass adds one value at a time, each
-/// addition waiting on the last, twice (the total, then the running sum).
+/// As [`central_of_sorted`], the same to the bit, without computing every
+/// point's total distance. The running sums go into `sums` (as long as
+/// `xs`) in one pass, as the reference adds them; then the distances are
+/// computed outwards from the middle point, on each side until they have
+/// risen past any rounding.
+///
+/// The exact total distance `F(i)` of the `i`th point falls from the first
+/// point to the middle one, `n / 2`, and rises from there on: its step from
+/// `i` to `i + 1` is `(x[i+1] - x[i]) * (2i + 2 - n)`. Each distance as
+/// computed is within `E` of `F(i)`, `E` below `(2n + 4)` epsilons of the
+/// largest magnitude met (the total, or the largest point times `n`): the
+/// running sums err by at most `n` half-epsilons of the total, and the
+/// distance's five operations add one half-epsilon of a magnitude each. So
+/// once a point's distance exceeds the best found by `2E`, so does every
+/// point further out on its side (`F` only grows there, by at least
+/// nothing), and none of them can be the first smallest. A day's window
+/// of price points has some 100,000 in its range; the scan reads tens to
+/// hundreds of them.
 pub(crate) fn central_of_sorted_in<P: Price>(xs: &[P], sums: &mut [f64]) -> Central {
     let n = xs.len();
     let mut prefix = 0.0;
@@ -128,28 +138,33 @@ pub(crate) fn central_of_sorted_in<P: Price>(xs: &[P], sums: &mut [f64]) -> Cent
         let right = (n - i - 1) as f64;
         Some(((x * left - left_sum) + (right_sum - x * right), x))
     };
-    // Four lanes, each the first smallest of every fourth point, so no
-    // comparison waits on the one before; the first smallest of the lanes'
-    // (by index on a tie) is the first smallest of all.
-    let mut lanes = [(f64::INFINITY, 0.0, usize::MAX); LANES];
-    for start in (0..n).step_by(LANES) {
-        for (k, lane) in lanes.iter_mut().enumerate() {
-            if let Some((d, x)) = dist(start + k) {
-                if d < lane.0 {
-                    *lane = (d, x, start + k);
-                }
-            }
+    let largest = xs.last().map_or(0.0, |x| x.value());
+    let magnitude = total.max(largest * n as f64);
+    // Twice `2E`: the bound's own rounding and the sums' higher-order
+    // terms are far inside the margin.
+    let slack = (8 * n + 64) as f64 * f64::EPSILON * magnitude;
+    // (distance, point, index): the first smallest, by index on a tie.
+    let mut best = (f64::INFINITY, 0.0, usize::MAX);
+    let mut still_near = |i: usize| -> bool {
+        let Some((d, x)) = dist(i) else {
+            return false;
+        };
+        if d < best.0 || (d == best.0 && i < best.2) {
+            best = (d, x, i);
+        }
+        d <= best.0 + slack
+    };
+    let middle = n / 2;
+    for i in (0..=middle).rev() {
+        if !still_near(i) {
+            break;
         }
     }
-    let best = lanes
-        .iter()
-        .fold((f64::INFINITY, 0.0, usize::MAX), |b, &l| {
-            if l.0 < b.0 || (l.0 == b.0 && l.2 < b.2) {
-                l
-            } else {
-                b
-            }
-        });
+    for i in middle + 1..n {
+        if !still_near(i) {
+            break;
+        }
+    }
     let price = best.1;
     Central {
         price,
@@ -308,6 +323,36 @@ mod tests {
             let one = central_of_sorted(&xs);
             assert_eq!(central_of_sorted_in(&xs, &mut sums), one, "{n}");
             assert_eq!(central_of_sorted_in(&bits, &mut sums), one, "{n}");
+        }
+    }
+
+    /// Points so large that their sums round by more than the distances
+    /// between neighbours: the computed distances are noisy near the
+    /// middle, and the first smallest of them must still be found.
+    #[test]
+    fn the_scan_from_the_middle_finds_the_first_smallest_despite_rounding() {
+        extern crate std;
+        use std::vec::Vec;
+        let mut x = 11u64;
+        let mut next = || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            x
+        };
+        for n in (1..4_000).step_by(37) {
+            for base in [1e12, 3.0e15, 42_000.0] {
+                let mut xs: Vec<f64> = (0..n)
+                    .map(|_| base + ((next() >> 54) as f64) * 0.75)
+                    .collect();
+                sort_prices(&mut xs);
+                let mut sums = std::vec![0.0; n];
+                assert_eq!(
+                    central_of_sorted_in(&xs, &mut sums),
+                    central_of_sorted(&xs),
+                    "{n} points near {base}"
+                );
+            }
         }
     }
 
