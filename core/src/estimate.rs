@@ -255,7 +255,7 @@ fn refine(
 /// ascending order (`merge.rs`) rather than sorted.
 fn central_in_runs(
     runs: &[(f64, Range<usize>)],
-    amounts: &[u64],
+    amounts: &[u32],
     lo: f64,
     hi: f64,
     scratch: &mut [f64],

@@ -20,7 +20,7 @@
 
 use core::ops::Range;
 
-use crate::ladder::{merge_changes, net_changes, ADD};
+use crate::ladder::{merge_changes, net_changes, Word};
 use crate::merge::{count_in_range, merge_each};
 use crate::outputs::btc_of;
 use crate::points::USD_AMOUNTS;
@@ -63,38 +63,45 @@ impl InRange {
     }
 
     /// Applies settled changes of the amounts (`net`: ascending, as the
-    /// ladder's pending entries, `sats << 1 | ADD` or `sats << 1`) to the
-    /// points; `net` is used as scratch space and left undefined.
-    pub(crate) fn apply(&mut self, region: &mut [u64], net: &mut [u64]) {
+    /// ladder's pending entries, `sats << 1 | 1` or `sats << 1`) to the
+    /// points. The changes of the points are gathered at the end of the
+    /// half the points merge into.
+    pub(crate) fn apply(&mut self, region: &mut [u64], net: &[u32]) {
         let Some((lo, hi)) = self.range else {
             return;
         };
+        let (points, other) = self.halves(region);
         // Each change of an amount becomes the change of its price in the
-        // range, if it has one; written over the entries already read.
+        // range, if it has one, written from the end of `other` down.
         let mut k = 0;
-        for i in 0..net.len() {
-            let Some(&entry) = net.get(i) else { break };
-            if let Some(price) = price_in_range(entry >> 1, lo, hi) {
-                if let Some(slot) = net.get_mut(k) {
-                    *slot = price.to_bits() << 1 | (entry & ADD);
-                }
-                k += 1;
-            }
+        for &entry in net.iter().rev() {
+            let Some(price) = price_in_range(entry.value(), lo, hi) else {
+                continue;
+            };
+            let bits = price.to_bits();
+            let change = if entry.is_add() {
+                Word::addition(bits)
+            } else {
+                Word::removal(bits)
+            };
+            k += 1;
+            let Some(slot) = other.len().checked_sub(k).and_then(|i| other.get_mut(i)) else {
+                // No room to be sure of: track nothing; the next estimate
+                // merges from the bands and starts again.
+                *self = Self::default();
+                return;
+            };
+            *slot = change;
         }
-        let Some(deltas) = net.get_mut(..k) else {
-            return;
-        };
+        let (to, deltas) = other.split_at_mut(other.len() - k);
         deltas.sort_unstable();
         let (n, adds) = net_changes(deltas);
         let deltas = deltas.get(..n).unwrap_or_default();
-        let (points, other) = self.halves(region);
-        if self.len + adds > other.len() {
-            // No room to be sure of: track nothing; the next estimate
-            // merges from the bands and starts again.
+        if self.len + adds > to.len() {
             *self = Self::default();
             return;
         }
-        self.len = merge_changes(points.get(..self.len).unwrap_or_default(), deltas, other);
+        self.len = merge_changes(points.get(..self.len).unwrap_or_default(), deltas, to);
         self.flipped = !self.flipped;
     }
 
@@ -105,7 +112,7 @@ impl InRange {
     pub(crate) fn move_to(
         &mut self,
         region: &mut [u64],
-        amounts: &[u64],
+        amounts: &[u32],
         runs: &[(f64, Range<usize>)],
         lo: f64,
         hi: f64,
@@ -151,7 +158,7 @@ impl InRange {
     fn insert(
         &mut self,
         points: &mut [u64],
-        amounts: &[u64],
+        amounts: &[u32],
         runs: &[(f64, Range<usize>)],
         lo: f64,
         hi: f64,
@@ -176,8 +183,8 @@ impl InRange {
 
 /// The price `sats` gives inside `(lo, hi)` for a round USD amount, as
 /// [`crate::merge`] computes it; in a narrow range there is at most one.
-fn price_in_range(sats: u64, lo: f64, hi: f64) -> Option<f64> {
-    let btc = btc_of(sats);
+fn price_in_range(sats: u32, lo: f64, hi: f64) -> Option<f64> {
+    let btc = btc_of(u64::from(sats));
     // The USD amount is near `lo * btc` or above: the amounts well below
     // are skipped without a division (a margin of 1% covers rounding), and
     // each candidate is tested exactly as the merge tests it.
@@ -287,7 +294,7 @@ mod tests {
 
     #[test]
     fn a_point_on_the_old_ranges_end_joins_when_the_range_moves_past_it() {
-        let amounts = [240_000u64, 250_000, 260_000];
+        let amounts = [240_000u32, 250_000, 260_000];
         let runs = Bands::new(40_000).runs(&amounts);
         let price = |sats: u64| 100.0 / btc_of(sats);
         let p = price(250_000); // 40,000 exactly
@@ -301,11 +308,14 @@ mod tests {
             let mut region = [0u64; 16];
             assert!(points.move_to(&mut region, &amounts, &runs, first.0, first.1));
             let got = points.points(&region).map(|(_, _, xs)| xs.to_vec());
-            assert_eq!(got, Some(model(&amounts, first.0, first.1)));
+            assert_eq!(got, Some(model(&amounts.map(u64::from), first.0, first.1)));
             assert!(!got.unwrap_or_default().contains(&p.to_bits()));
             assert!(points.move_to(&mut region, &amounts, &runs, second.0, second.1));
             let got = points.points(&region).map(|(_, _, xs)| xs.to_vec());
-            assert_eq!(got, Some(model(&amounts, second.0, second.1)));
+            assert_eq!(
+                got,
+                Some(model(&amounts.map(u64::from), second.0, second.1))
+            );
             assert!(got.unwrap_or_default().contains(&p.to_bits()));
         }
     }

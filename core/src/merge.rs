@@ -19,13 +19,13 @@ const RUNS: usize = USD_AMOUNTS.len();
 #[derive(Clone, Copy)]
 struct Run<'a> {
     usd: f64,
-    left: &'a [u64],
+    left: &'a [u32],
 }
 
 impl Run<'_> {
     /// The price of the next amount (the last one left), if any.
     fn head(&self) -> Option<f64> {
-        self.left.last().map(|&sats| self.usd / btc_of(sats))
+        self.left.last().map(|&sats| self.usd / btc_of(sats.into()))
     }
 }
 
@@ -35,7 +35,7 @@ impl Run<'_> {
 /// written when there are more.
 pub(crate) fn merge_in_range(
     runs: &[(f64, Range<usize>)],
-    amounts: &[u64],
+    amounts: &[u32],
     lo: f64,
     hi: f64,
     out: &mut [f64],
@@ -54,7 +54,7 @@ pub(crate) fn merge_in_range(
 /// [`merge_in_range`] would give, counted by bisection alone.
 pub(crate) fn count_in_range(
     runs: &[(f64, Range<usize>)],
-    amounts: &[u64],
+    amounts: &[u32],
     lo: f64,
     hi: f64,
 ) -> usize {
@@ -65,8 +65,8 @@ pub(crate) fn count_in_range(
 }
 
 /// The amounts of a run whose prices lie strictly inside `(lo, hi)`.
-fn stretch(usd: f64, run: &[u64], lo: f64, hi: f64) -> &[u64] {
-    let price = |sats: u64| usd / btc_of(sats);
+fn stretch(usd: f64, run: &[u32], lo: f64, hi: f64) -> &[u32] {
+    let price = |sats: u32| usd / btc_of(sats.into());
     // Prices fall along the run: both tests hold on a prefix.
     let first = run.partition_point(|&s| price(s) >= hi);
     let end = run.partition_point(|&s| price(s) > lo);
@@ -77,7 +77,7 @@ fn stretch(usd: f64, run: &[u64], lo: f64, hi: f64) -> &[u64] {
 /// in ascending order.
 pub(crate) fn merge_each(
     runs: &[(f64, Range<usize>)],
-    amounts: &[u64],
+    amounts: &[u32],
     lo: f64,
     hi: f64,
     mut emit: impl FnMut(f64),
@@ -181,13 +181,13 @@ mod tests {
     #[test]
     fn it_gives_what_filtering_and_sorting_give() {
         let mut x = 3u64;
-        let mut amounts: Vec<u64> = (0..5_000)
+        let mut amounts: Vec<u32> = (0..5_000)
             .map(|_| {
                 x = x
                     .wrapping_mul(6364136223846793005)
                     .wrapping_add(1442695040888963407);
                 // Repeated amounts, so equal prices meet in the merge.
-                1_000 + (x >> 52)
+                1_000 + (x >> 52) as u32
             })
             .collect();
         amounts.sort_unstable();
@@ -197,8 +197,11 @@ mod tests {
             .map(|(i, &usd)| (usd, (i * 300)..(i * 300 + 1_200).min(amounts.len())))
             .collect();
         let all = || {
-            runs.iter()
-                .flat_map(|(usd, r)| amounts[r.clone()].iter().map(move |&s| usd / btc_of(s)))
+            runs.iter().flat_map(|(usd, r)| {
+                amounts[r.clone()]
+                    .iter()
+                    .map(move |&s| usd / btc_of(s.into()))
+            })
         };
         for (lo, hi) in [(0.0, f64::INFINITY), (50_000.0, 400_000.0), (1.0, 2.0)] {
             let mut want: Vec<f64> = all().filter(|&p| lo < p && p < hi).collect();

@@ -191,14 +191,14 @@ impl Bands {
     /// `sorted` amounts (satoshis, ascending, none micro round) inside its
     /// band: those whose outputs give it a point, as
     /// [`Bands::points_of`] finds them.
-    pub(crate) fn runs(&self, sorted: &[u64]) -> [(f64, Range<usize>); USD_AMOUNTS.len()] {
+    pub(crate) fn runs(&self, sorted: &[u32]) -> [(f64, Range<usize>); USD_AMOUNTS.len()] {
         core::array::from_fn(|i| {
             let (Some(&(lo, hi)), Some(&usd)) = (self.0.get(i), USD_AMOUNTS.get(i)) else {
                 return (0.0, 0..0);
             };
             // BTC amounts rise with satoshis: both tests hold on a prefix.
-            let start = sorted.partition_point(|&s| btc_of(s) <= lo);
-            let end = sorted.partition_point(|&s| btc_of(s) < hi);
+            let start = sorted.partition_point(|&s| btc_of(s.into()) <= lo);
+            let end = sorted.partition_point(|&s| btc_of(s.into()) < hi);
             (usd, start..end.max(start))
         })
     }
@@ -232,6 +232,36 @@ impl Bands {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What makes the ladder's [`crate::ladder::KEPT`] safe: at every
+    /// rough price a fit can give, every band's amounts lie inside it.
+    #[test]
+    fn every_band_of_every_rough_price_lies_in_what_is_kept() {
+        let (least, most) = crate::rough::price_bounds();
+        assert!((9_000.0..10_000.0).contains(&least), "{least}");
+        assert!((500_000.0..520_000.0).contains(&most), "{most}");
+        // The fit's price is cut to an integer (and its weighted mean may
+        // round past a bound): the integers just outside both bounds. The
+        // bands move with the price, so these two are the extremes.
+        let below = (9_000u32..10_000)
+            .rfind(|&r| f64::from(r) <= least)
+            .unwrap()
+            - 1;
+        let above = (500_000u32..520_000)
+            .find(|&r| f64::from(r) >= most)
+            .unwrap()
+            + 1;
+        let (kept_lo, kept_hi) = (
+            *crate::ladder::KEPT.start() as f64 / 1e8,
+            *crate::ladder::KEPT.end() as f64 / 1e8,
+        );
+        for rough in [below, above] {
+            for &(lo, hi) in &Bands::new(rough).0 {
+                // Kept: `kept_lo <= btc <= kept_hi`; a band holds `lo < btc < hi`.
+                assert!(kept_lo <= lo && hi <= kept_hi, "{rough}: ({lo}, {hi})");
+            }
+        }
+    }
 
     #[test]
     fn micro_amounts_match_the_reference_loops() {

@@ -78,6 +78,16 @@ pub fn rough_price(curve: &Curve) -> Option<Rough> {
     })
 }
 
+/// The least and greatest price a rough fit can give: a weighted mean of
+/// the prices at the best slide and its neighbour, each at a slide from
+/// `MIN_SLIDE - 1` to `MAX_SLIDE` (a higher slide is a larger amount, so
+/// a lower price).
+#[cfg(test)]
+pub(crate) fn price_bounds() -> (f64, f64) {
+    let price = |slide| 100.0 / bin_at(slide).and_then(edge).unwrap_or(f64::NAN);
+    (price(MAX_SLIDE), price(MIN_SLIDE - 1))
+}
+
 /// The bin under the stencil's centre for `slide`.
 fn bin_at(slide: i32) -> Option<usize> {
     CENTER.checked_add_signed(isize::try_from(slide).ok()?)

@@ -121,17 +121,18 @@ pub const fn window_index_slots_for(entries: usize) -> usize {
     entries.saturating_mul(2).saturating_add(1)
 }
 
-/// Returns amount slots enough for a ring of `entries`: two counted
-/// outputs each in each of two sorted areas (changes are merged from one
-/// into the other), an eighth more for changes waiting to be merged, and
-/// as much again for the price points of the last estimate's range (see
-/// [`Window::estimate_sorted`]): 75 bytes an entry.
+/// Returns amount slots enough for a ring of `entries`: a third for two
+/// counted outputs each, as `u32`, in each of two sorted areas (changes
+/// are merged from one into the other) and an eighth more for changes
+/// waiting to be merged; two thirds for the price points of the last
+/// estimate's range (see [`Window::estimate_sorted`]), as many `u64` in
+/// each of two halves: 56 bytes an entry.
 pub const fn window_amount_slots_for(entries: usize) -> usize {
     entries
-        .saturating_mul(4)
-        .saturating_add(entries.saturating_mul(2) / 3)
-        .saturating_add(16)
         .saturating_mul(2)
+        .saturating_add(entries / 3)
+        .saturating_add(8)
+        .saturating_mul(3)
 }
 
 /// A rolling window over the caller's storage: a ring of entries `E`, a
