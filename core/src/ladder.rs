@@ -24,7 +24,7 @@
 //! the caller's `u64` storage they would as `u64`s: a block's merge, a
 //! pass over the whole ladder, moves half the bytes.
 //!
-//! The storage's second half holds the price points of the last
+//! The storage's last two thirds hold the price points of the last
 //! estimate's range, kept up to date with every merge (see `in_range.rs`).
 
 use core::ops::RangeInclusive;
