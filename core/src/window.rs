@@ -75,8 +75,13 @@ pub struct WindowStats {
 pub enum Added {
     /// In the window, and its outputs in the histogram.
     Used,
-    /// In the window (for the same-day rule), its outputs not counted.
+    /// In the window (for the same-day rule), its outputs not counted: a
+    /// filter of step 6 left it out, whatever else the window holds.
     Filtered,
+    /// In the window (for the same-day rule), its outputs not counted: it
+    /// passed the filters but spends a transaction the window holds (the
+    /// same-day rule), so it would count once that one has left.
+    SpendsWindow,
     /// Already in the window; nothing changed but a confirmation height.
     Duplicate,
 }
@@ -455,15 +460,15 @@ where
         });
         // The txid goes in first, then the same-day rule, as in a consensus run.
         let used = match verdict.flatten() {
-            Some((prevouts, values))
-                if !prevouts.iter().flatten().any(|p| self.find(p).is_ok()) =>
-            {
-                values
-            }
-            _ => {
+            None => {
                 self.stats.filtered += 1;
                 return Ok(Added::Filtered);
             }
+            Some((prevouts, _)) if prevouts.iter().flatten().any(|p| self.find(p).is_ok()) => {
+                self.stats.filtered += 1;
+                return Ok(Added::SpendsWindow);
+            }
+            Some((_, values)) => values,
         };
         let (mut counted, mut bins) = (0, [0; 2]);
         for ((i, &sats), bin_slot) in used.iter().enumerate().zip(&mut bins) {

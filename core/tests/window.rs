@@ -225,7 +225,7 @@ fn a_full_window_refuses_and_changes_nothing() {
     // Taken as a new transaction (not a duplicate of one still held).
     assert!(matches!(
         w.add_bytes(&txs[10], 5, 0),
-        Ok(Added::Used | Added::Filtered)
+        Ok(Added::Used | Added::Filtered | Added::SpendsWindow)
     ));
     assert!(matches!(
         w.add_bytes(&[1, 2, 3], 5, 0),
@@ -235,6 +235,35 @@ fn a_full_window_refuses_and_changes_nothing() {
         Window::new(vec![WindowEntry::default(); 70], vec![0u32; 70], 1).err(),
         Some(WindowError::IndexTooSmall)
     );
+}
+
+/// A transaction left out for spending one the window holds says so, and
+/// counts in a window without its parent; one a filter left out is
+/// left out whatever the window holds.
+#[test]
+fn a_spend_of_the_window_is_told_from_a_filtered_transaction() {
+    let txs = real_txs();
+    let mut w = window(txs.len(), 100);
+    let added: Vec<Added> = txs
+        .iter()
+        .map(|raw| w.add_bytes(raw, 10, 0).unwrap())
+        .collect();
+    let of = |wanted: Added| {
+        txs.iter()
+            .zip(&added)
+            .filter(move |(_, &a)| a == wanted)
+            .map(|(raw, _)| raw)
+    };
+    assert!(of(Added::SpendsWindow).count() > 10);
+    assert!(of(Added::Filtered).count() > 100);
+    for raw in of(Added::SpendsWindow) {
+        let tx = Transaction::parse(raw).unwrap();
+        assert!(tx.inputs().any(|i| w.contains(&Txid(*i.prev_txid))));
+        assert_eq!(window(10, 100).add_bytes(raw, 10, 0), Ok(Added::Used));
+    }
+    for raw in of(Added::Filtered) {
+        assert_eq!(window(10, 100).add_bytes(raw, 10, 0), Ok(Added::Filtered));
+    }
 }
 
 #[test]
@@ -334,7 +363,7 @@ fn removed_transactions_free_their_room_at_once() {
     for (i, t) in [(10, 20), (11, 21)] {
         assert!(matches!(
             w.add_bytes(&txs[i], t, 0),
-            Ok(Added::Used | Added::Filtered)
+            Ok(Added::Used | Added::Filtered | Added::SpendsWindow)
         ));
     }
     assert_eq!(w.add_bytes(&txs[12], 22, 0), Err(WindowError::Full));

@@ -229,9 +229,11 @@ impl Series {
                 .window
                 .add_hashed(tx, txid, time, height)
                 .map_err(SeriesError::Window)?;
-            // Only a transaction left out can wait for a block to leave;
-            // its own entry, now in the window, is none of its parents.
-            let earlier = if added == Added::Filtered {
+            // Only a transaction left out for spending the window can
+            // wait for a block to leave (one a filter left out never
+            // counts); its own entry, now in the window, is none of its
+            // parents.
+            let earlier = if added == Added::SpendsWindow {
                 self.earlier_parents(listed.parents_of(at..at + 1), height)
             } else {
                 Vec::new()
