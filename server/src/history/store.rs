@@ -627,22 +627,30 @@ impl Store {
         to: i64,
         mut visit: impl FnMut(&BlockRow<&str>),
     ) -> Result<(), StoreError> {
-        let mut q = self
-            .conn
+        // One snapshot for both statements: a block stored between them
+        // is in both or neither.
+        let snapshot = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        // The heights first, in one pass over the time index, then one
+        // walk along the table in height order: no sort, and no lookup
+        // from the index into the table for each of ~53,000 rows of a
+        // year, which took most of the query's time.
+        let heights: (Option<i64>, Option<i64>) = snapshot
             .prepare_cached(
-                // The heights first (from the time index), then one walk
-                // along the table in height order: no sort, and no lookup
-                // from the index into the table for each of ~53,000 rows
-                // of a year, which took most of the query's time.
+                "SELECT MIN(height), MAX(height) FROM blocks WHERE time BETWEEN ?1 AND ?2",
+            )
+            .and_then(|mut q| q.query_row([from, to], |r| Ok((r.get(0)?, r.get(1)?))))
+            .map_err(|e| self.err(e))?;
+        let Some((first, last)) = heights.0.zip(heights.1) else {
+            return Ok(());
+        };
+        let mut q = snapshot
+            .prepare_cached(
                 "SELECT height, hash, time, price, rough, confidence, outputs FROM blocks
-                 WHERE height BETWEEN
-                     (SELECT MIN(height) FROM blocks WHERE time BETWEEN ?1 AND ?2)
-                     AND (SELECT MAX(height) FROM blocks WHERE time BETWEEN ?1 AND ?2)
-                   AND time BETWEEN ?1 AND ?2
+                 WHERE height BETWEEN ?3 AND ?4 AND time BETWEEN ?1 AND ?2
                  ORDER BY height",
             )
             .map_err(|e| self.err(e))?;
-        let mut rows = q.query([from, to]).map_err(|e| self.err(e))?;
+        let mut rows = q.query([from, to, first, last]).map_err(|e| self.err(e))?;
         while let Some(r) = rows.next().map_err(|e| self.err(e))? {
             let row = (|| {
                 let hash = r.get_ref(1)?.as_str().map_err(|e| {
