@@ -1,6 +1,7 @@
 //! The price history: a store of daily prices (`store`), filled by
 //! `fiatline backfill` (`backfill`) and kept current by `serve --db`
-//! (`keeper`), read by `fiatline history` (`query`) and `serve --db`.
+//! (`keeper`), read by `fiatline history` (`query`) and `serve --db`
+//! (through the connections `readers` keeps).
 
 pub(crate) mod backfill;
 pub(crate) mod blocks;
@@ -8,6 +9,7 @@ pub(crate) mod chart;
 pub(crate) mod fill;
 pub(crate) mod keeper;
 pub(crate) mod query;
+pub(crate) mod readers;
 pub(crate) mod series;
 pub(crate) mod store;
 

@@ -222,6 +222,19 @@ impl Store {
         Ok(store)
     }
 
+    /// Lets this connection keep up to `kib` KiB of the file's pages
+    /// between reads (SQLite's default is 2 MiB).
+    ///
+    /// # Errors
+    /// Returns SQLite's error.
+    pub(crate) fn keeping_pages(self, kib: u32) -> Result<Self, StoreError> {
+        // A negative cache size is KiB, a positive one pages.
+        self.conn
+            .pragma_update(None, "cache_size", -i64::from(kib))
+            .map_err(|e| self.err(e))?;
+        Ok(self)
+    }
+
     fn connect(path: &Path, flags: OpenFlags) -> Result<Self, StoreError> {
         let conn = Connection::open_with_flags(path, flags)
             .map_err(|e| StoreError::Sqlite(path.to_owned(), e))?;

@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::extract::{Query, State};
@@ -18,6 +17,7 @@ use super::latest::Latest;
 use super::state::Shared;
 use crate::compare::DEFAULT_THRESHOLD;
 use crate::history::query::{blocks_csv, csv, day_span};
+use crate::history::readers::Readers;
 use crate::history::store::{BlockRow, Day, Store, StoreError};
 
 type Params = Query<HashMap<String, String>>;
@@ -26,18 +26,19 @@ fn error(status: StatusCode, message: &str) -> Response {
     (status, json_response(&json!({ "error": message }))).into_response()
 }
 
-/// Runs `read` on the history file, off the async workers (SQLite blocks).
+/// Runs `read` on one of the history file's read connections, off the
+/// async workers (SQLite blocks).
 async fn with_store<T: Send + 'static>(
-    path: Option<PathBuf>,
+    readers: Option<Arc<Readers>>,
     read: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, Response> {
-    let Some(path) = path else {
+    let Some(readers) = readers else {
         return Err(error(
             StatusCode::NOT_FOUND,
             "no history here: start fiatline serve with --db FILE",
         ));
     };
-    let answer = tokio::task::spawn_blocking(move || read(&Store::open_read_only(&path)?)).await;
+    let answer = tokio::task::spawn_blocking(move || readers.read(read)).await;
     match answer {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => {

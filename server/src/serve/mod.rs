@@ -269,7 +269,7 @@ pub(crate) fn serve(args: &ServeArgs) -> Result<(), LiveError> {
             origins: Origins::from_flags(&args.allowed_origin),
         },
         exchange,
-        args.db.clone(),
+        args.db.as_deref(),
     );
     if let Some(db) = &args.db {
         keep_history(db, args, &shared)?;

@@ -11,6 +11,7 @@ use tokio::sync::{broadcast, watch};
 use super::admission::Origins;
 use super::exchange::Exchange;
 use super::per_address::PerAddress;
+use crate::history::readers::Readers;
 
 /// Who may hold a WebSocket.
 #[derive(Debug, Clone)]
@@ -101,8 +102,8 @@ pub(crate) struct Shared {
     pub(crate) source_error: std::sync::Mutex<Option<String>>,
     /// The exchange price feed, with `--exchange-url`.
     pub(crate) exchange: Option<Arc<Exchange>>,
-    /// The history database, with `--db`.
-    pub(crate) history: Option<std::path::PathBuf>,
+    /// The history database's read connections, with `--db`.
+    pub(crate) history: Option<Arc<Readers>>,
 }
 
 impl Shared {
@@ -112,7 +113,7 @@ impl Shared {
         span: u32,
         limits: ClientLimits,
         exchange: Option<Arc<Exchange>>,
-        history: Option<std::path::PathBuf>,
+        history: Option<&std::path::Path>,
     ) -> Arc<Self> {
         let (snapshot, _) = watch::channel(Arc::from([Utf8Bytes::from_static(
             r#"{"type":"snapshot","estimate":null,"points":[]}"#,
@@ -134,7 +135,7 @@ impl Shared {
             no_estimate: std::sync::Mutex::new(Some("no transactions yet".into())),
             source_error: std::sync::Mutex::new(None),
             exchange,
-            history,
+            history: history.map(|path| Arc::new(Readers::new(path))),
         })
     }
 
