@@ -557,7 +557,7 @@ impl Store {
                     b.outputs
                 ])?;
             }
-            Ok(())
+            bump_blocks_written(&tx)
         })();
         written
             .and_then(|()| tx.commit())
@@ -565,14 +565,50 @@ impl Store {
     }
 
     /// Removes the rows of blocks at `height` and above (a reorganisation
-    /// disconnected them); returns how many went.
+    /// disconnected them), in one transaction; returns how many went.
     ///
     /// # Errors
-    /// Returns SQLite's error.
-    pub(crate) fn remove_blocks_from(&self, height: u32) -> Result<usize, StoreError> {
-        self.conn
+    /// Returns SQLite's error; nothing is removed then.
+    pub(crate) fn remove_blocks_from(&mut self, height: u32) -> Result<usize, StoreError> {
+        let path = &self.path;
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| StoreError::Sqlite(path.clone(), e))?;
+        let removed = tx
             .execute("DELETE FROM blocks WHERE height >= ?1", [height])
-            .map_err(|e| self.err(e))
+            .and_then(|n| bump_blocks_written(&tx).map(|()| n));
+        removed
+            .and_then(|n| tx.commit().map(|()| n))
+            .map_err(|e| StoreError::Sqlite(self.path.clone(), e))
+    }
+
+    /// How many writes the block rows have had (each [`Self::put_blocks`]
+    /// and [`Self::remove_blocks_from`] counts one, in its transaction):
+    /// two reads that see the same count see the same rows.
+    ///
+    /// # Errors
+    /// Returns SQLite's error, or a count that is not a number.
+    pub(crate) fn blocks_written(&self) -> Result<u64, StoreError> {
+        let count: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'blocks_written'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        // A file from before the count has none: it counts from 0.
+        count.map_or(Ok(0), |c| {
+            c.parse().map_err(|e: std::num::ParseIntError| {
+                self.err(rusqlite::Error::FromSqlConversionFailure(
+                    0,
+                    rusqlite::types::Type::Text,
+                    e.into(),
+                ))
+            })
+        })
     }
 
     /// The heights stored between `from` and `to` (inclusive), ascending.
@@ -638,32 +674,75 @@ impl Store {
         &self,
         from: i64,
         to: i64,
-        mut visit: impl FnMut(&BlockRow<&str>),
+        visit: impl FnMut(&BlockRow<&str>),
     ) -> Result<(), StoreError> {
         // One snapshot for both statements: a block stored between them
         // is in both or neither.
-        let snapshot = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
-        // The heights first, in one pass over the time index, then one
-        // walk along the table in height order: no sort, and no lookup
+        self.in_snapshot(|st| match st.block_span(from, to)? {
+            Some(heights) => st.each_block_of(heights, from, to, visit),
+            None => Ok(()),
+        })
+    }
+
+    /// Runs `read` in one read transaction: every statement it runs sees
+    /// the file as it was at the first.
+    ///
+    /// # Errors
+    /// Returns SQLite's error, or `read`'s.
+    pub(crate) fn in_snapshot<T>(
+        &self,
+        read: impl FnOnce(&Self) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        // Rolled back when dropped: it only ever reads.
+        let _snapshot = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        read(self)
+    }
+
+    /// The first and last heights of the block rows whose time lies from
+    /// `from` to `to` (Unix seconds), if any does.
+    ///
+    /// # Errors
+    /// Returns SQLite's error.
+    pub(crate) fn block_span(&self, from: i64, to: i64) -> Result<Option<(u32, u32)>, StoreError> {
+        // One pass over the time index for both ends; the rows are then
+        // walked along the table in height order: no sort, and no lookup
         // from the index into the table for each of ~53,000 rows of a
         // year, which took most of the query's time.
-        let heights: (Option<i64>, Option<i64>) = snapshot
+        let heights: (Option<u32>, Option<u32>) = self
+            .conn
             .prepare_cached(
                 "SELECT MIN(height), MAX(height) FROM blocks WHERE time BETWEEN ?1 AND ?2",
             )
             .and_then(|mut q| q.query_row([from, to], |r| Ok((r.get(0)?, r.get(1)?))))
             .map_err(|e| self.err(e))?;
-        let Some((first, last)) = heights.0.zip(heights.1) else {
-            return Ok(());
-        };
-        let mut q = snapshot
+        Ok(heights.0.zip(heights.1))
+    }
+
+    /// Calls `visit` with each block row from height `heights.0` to
+    /// `heights.1` whose time lies from `from` to `to`, in height order
+    /// (a block's time may be earlier than its parent's, so a row within
+    /// the heights may lie outside the times).
+    ///
+    /// # Errors
+    /// Returns SQLite's error, or a row whose hash is not text.
+    pub(crate) fn each_block_of(
+        &self,
+        heights: (u32, u32),
+        from: i64,
+        to: i64,
+        mut visit: impl FnMut(&BlockRow<&str>),
+    ) -> Result<(), StoreError> {
+        let mut q = self
+            .conn
             .prepare_cached(
                 "SELECT height, hash, time, price, rough, confidence, outputs FROM blocks
                  WHERE height BETWEEN ?3 AND ?4 AND time BETWEEN ?1 AND ?2
                  ORDER BY height",
             )
             .map_err(|e| self.err(e))?;
-        let mut rows = q.query([from, to, first, last]).map_err(|e| self.err(e))?;
+        let mut rows = q
+            .query(params![from, to, heights.0, heights.1])
+            .map_err(|e| self.err(e))?;
         while let Some(r) = rows.next().map_err(|e| self.err(e))? {
             let row = (|| {
                 let hash = r.get_ref(1)?.as_str().map_err(|e| {
@@ -708,4 +787,15 @@ impl Store {
             .map_err(|e| self.err(e))?;
         Ok(first.zip(last))
     }
+}
+
+/// Counts one more write of the block rows, in the transaction `tx` that
+/// makes it (see [`Store::blocks_written`]).
+fn bump_blocks_written(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES ('blocks_written', '1')
+         ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)",
+        [],
+    )
+    .map(drop)
 }

@@ -12,13 +12,14 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use super::blocks_answer::blocks_json;
 use super::http::json_response;
 use super::latest::Latest;
 use super::state::Shared;
 use crate::compare::DEFAULT_THRESHOLD;
 use crate::history::query::{blocks_csv, csv, day_span};
 use crate::history::readers::Readers;
-use crate::history::store::{BlockRow, Day, Store, StoreError};
+use crate::history::store::{Day, Store, StoreError};
 
 type Params = Query<HashMap<String, String>>;
 
@@ -32,13 +33,22 @@ async fn with_store<T: Send + 'static>(
     readers: Option<Arc<Readers>>,
     read: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, Response> {
+    with_readers(readers, move |r| r.read(read)).await
+}
+
+/// Runs `read` with the history file's read connections, off the async
+/// workers (SQLite blocks); its error is the answer's.
+async fn with_readers<T: Send + 'static>(
+    readers: Option<Arc<Readers>>,
+    read: impl FnOnce(&Readers) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, Response> {
     let Some(readers) = readers else {
         return Err(error(
             StatusCode::NOT_FOUND,
             "no history here: start fiatline serve with --db FILE",
         ));
     };
-    let answer = tokio::task::spawn_blocking(move || readers.read(read)).await;
+    let answer = tokio::task::spawn_blocking(move || read(&readers)).await;
     match answer {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => {
@@ -175,59 +185,11 @@ async fn blocks(s: Arc<Shared>, from: &str, to: &str, wants_csv: bool) -> Respon
         )
             .into_response();
     }
-    // Written row by row as the query walks them: a year is ~53,000 rows
-    // and ~9 MB, and this answer is the one that must stay fast.
-    let body = with_store(s.history.clone(), move |st| {
-        let mut out = Vec::with_capacity(64 * 1024);
-        out.extend_from_slice(b"{\"blocks\":[");
-        let mut first = true;
-        st.each_block(start, end, |row| {
-            if !first {
-                out.push(b',');
-            }
-            first = false;
-            write_block_row(&mut out, row);
-        })?;
-        out.extend_from_slice(b"]}");
-        Ok(out)
-    })
-    .await;
+    let body = with_readers(s.history.clone(), move |r| blocks_json(r, start, end)).await;
     match body {
         Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
         Err(r) => r,
     }
-}
-
-/// Appends `row` as JSON, byte for byte as `serde_json` writes a
-/// `BlockRow` (test `a_block_row_is_written_as_serde_writes_it`), but the
-/// fixed keys and a hexadecimal hash go in without the pass that looks
-/// for characters to escape (a hash that is not hex is escaped as any
-/// string): for a year of rows, that pass over ~6 MB of keys and hashes
-/// was a good part of the answer's time.
-fn write_block_row(out: &mut Vec<u8>, row: &BlockRow<&str>) {
-    field(out, b"{\"height\":", &row.height);
-    out.extend_from_slice(b",\"hash\":");
-    if row.hash.bytes().all(|b| b.is_ascii_hexdigit()) {
-        out.push(b'"');
-        out.extend_from_slice(row.hash.as_bytes());
-        out.push(b'"');
-    } else {
-        // A string always serialises, and a Vec takes it.
-        let _ = serde_json::to_writer(&mut *out, row.hash);
-    }
-    field(out, b",\"time\":", &row.time);
-    field(out, b",\"price\":", &row.price);
-    field(out, b",\"rough\":", &row.rough);
-    field(out, b",\"confidence\":", &row.confidence);
-    field(out, b",\"outputs\":", &row.outputs);
-    out.push(b'}');
-}
-
-/// Appends `key` (the JSON before a value) and the number `value`.
-fn field<T: serde::Serialize>(out: &mut Vec<u8>, key: &[u8], value: &T) {
-    out.extend_from_slice(key);
-    // A number always serialises, and a Vec takes it.
-    let _ = serde_json::to_writer(&mut *out, value);
 }
 
 /// `GET /api/v1/prices`, as mempool.space answers it: `{"time", "USD"}`,
@@ -269,45 +231,4 @@ pub(crate) async fn historical_price(State(s): State<Arc<Shared>>, Query(q): Par
         .map(|d| json!({ "time": d.time, "USD": whole_usd(headline(d)) }))
         .collect();
     json_response(&json!({ "prices": prices, "exchangeRates": {} }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_block_row_is_written_as_serde_writes_it() {
-        let hex = "00000000000000000002a7c4c1e48d76c5a37902165a270156b7a8d72728a054";
-        // A hash read from a damaged file, a number serde writes as null,
-        // and the extremes of the integers.
-        let odd = "a\"b\\c\u{1}\u{7f}é";
-        for (hash, price, confidence, height, outputs) in [
-            (
-                hex,
-                42_951.636_457_349_03,
-                0.722_926_276_879_777_3,
-                702_861,
-                3_315,
-            ),
-            (odd, f64::NAN, 1e-300, u32::MAX, i64::MIN),
-            ("", f64::INFINITY, -0.0, 0, i64::MAX),
-        ] {
-            let row = BlockRow {
-                height,
-                hash,
-                time: -1,
-                price,
-                rough: 42_880,
-                confidence,
-                outputs,
-            };
-            let mut ours = Vec::new();
-            write_block_row(&mut ours, &row);
-            let theirs = serde_json::to_vec(&row).unwrap();
-            assert_eq!(
-                String::from_utf8(ours).unwrap(),
-                String::from_utf8(theirs).unwrap()
-            );
-        }
-    }
 }

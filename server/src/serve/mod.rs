@@ -1,6 +1,7 @@
 //! `fiatline serve` and `fiatline record`: the live price.
 
 mod admission;
+mod blocks_answer;
 mod engine;
 mod exchange;
 mod history_api;
