@@ -4,6 +4,7 @@
 //! (through the connections `readers` keeps).
 
 pub(crate) mod backfill;
+pub(crate) mod block_text;
 pub(crate) mod blocks;
 pub(crate) mod chart;
 pub(crate) mod fill;

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use fiatline_adapters::{parse_dates, UtcDate};
 
+use super::block_text::Format;
 use super::store::{BlockRow, Day, Store};
 use super::HistoryError;
 use crate::report::dollars;
@@ -42,7 +43,8 @@ pub(crate) fn run(args: &HistoryArgs) -> Result<(), HistoryError> {
                 println!("{}", serde_json::to_string(b).unwrap_or_default());
             }
         } else if args.csv {
-            print!("{}", blocks_csv(&rows));
+            // A closed stdout (`| head`) ends the listing, as for lines.
+            let _ = std::io::Write::write_all(&mut std::io::stdout(), &Format::Csv.all(&rows));
         } else {
             for b in &rows {
                 println!(
@@ -111,20 +113,6 @@ pub(crate) fn day_span(from: &str, to: &str) -> Result<(i64, i64), HistoryError>
         midnight(from, ALL.0)?.unwrap_or(i64::MIN),
         midnight(to, ALL.1)?.map_or(i64::MAX, |t| t + 86_399),
     ))
-}
-
-/// The block rows as CSV: `height,hash,time,price,rough,confidence,outputs`.
-pub(crate) fn blocks_csv(rows: &[BlockRow]) -> String {
-    let mut out = String::from("height,hash,time,price,rough,confidence,outputs\n");
-    for b in rows {
-        // Writing to a String cannot fail.
-        let _ = writeln!(
-            out,
-            "{},{},{},{},{},{},{}",
-            b.height, b.hash, b.time, b.price, b.rough, b.confidence, b.outputs
-        );
-    }
-    out
 }
 
 /// Writes the chart and says so.

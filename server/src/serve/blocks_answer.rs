@@ -1,55 +1,60 @@
-//! The JSON answer of `GET /api/v1/history?resolution=block`: a year is
-//! ~53,000 rows and ~9 MB, and the answer that must stay fast. Long
-//! ranges are walked in two halves at once, each on its own read
-//! connection, and the halves are joined only when both saw the same
-//! rows (else the second half is walked again in the first's snapshot).
+//! The answer of `GET /api/v1/history?resolution=block`, JSON or CSV: a
+//! year is ~53,000 rows (~9 MB of JSON), and the answer that must stay
+//! fast. Long ranges are walked in two halves at once, each on its own
+//! read connection, and the halves are joined only when both saw the
+//! same rows (else the second half is walked again in the first's
+//! snapshot).
 
 use std::thread;
 
+use crate::history::block_text::Format;
 use crate::history::readers::Readers;
-use crate::history::store::{BlockRow, Store, StoreError};
+use crate::history::store::{Store, StoreError};
 
 /// Ranges of fewer heights are walked by one thread: starting a second
 /// costs more than it saves (about two months of blocks).
 const SPLIT_FROM: u32 = 8_192;
 
-/// Bytes reserved for a row: more than a row takes (~175-200 bytes), so
-/// the answer is not moved as it grows; pages never written are never
-/// touched.
+/// Bytes reserved for a row: more than a row takes (~175-200 bytes of
+/// JSON), so the answer is not moved as it grows; pages never written
+/// are never touched.
 const ROW_BYTES: usize = 256;
 
-/// The start of the answer.
-const OPEN: &[u8] = b"{\"blocks\":[";
-
 /// The answer for the block rows whose time lies from `from` to `to`
-/// (Unix seconds): `{"blocks":[…]}`, each row as `serde_json` writes a
-/// [`BlockRow`], in height order, all of them as one snapshot of the
-/// file had them.
+/// (Unix seconds), in height order, all of them as one snapshot of the
+/// file had them, written as `format` writes them.
 ///
 /// # Errors
 /// Returns SQLite's error, or a row whose hash is not text.
-pub(crate) fn blocks_json(readers: &Readers, from: i64, to: i64) -> Result<Vec<u8>, StoreError> {
-    blocks_json_with(readers, from, to, || {})
+pub(crate) fn blocks_answer(
+    readers: &Readers,
+    format: Format,
+    from: i64,
+    to: i64,
+) -> Result<Vec<u8>, StoreError> {
+    blocks_answer_with(readers, format, from, to, || {})
 }
 
-/// [`blocks_json`], calling `before_upper` once the first half's snapshot
-/// is taken and before the second half's is (tests write there).
-fn blocks_json_with(
+/// [`blocks_answer`], calling `before_upper` once the first half's
+/// snapshot is taken and before the second half's is (tests write there).
+fn blocks_answer_with(
     readers: &Readers,
+    format: Format,
     from: i64,
     to: i64,
     before_upper: impl FnOnce() + Send,
 ) -> Result<Vec<u8>, StoreError> {
+    let open = format.open();
     readers.read(|lower| {
         lower.in_snapshot(|lower| {
             let Some((first, last)) = lower.block_span(from, to)? else {
-                return Ok([OPEN, b"]}"].concat());
+                return Ok([open, format.close()].concat());
             };
-            let mut out = reserve(first, last, OPEN.len() + 2);
-            out.extend_from_slice(OPEN);
+            let mut out = reserve(first, last, open.len() + format.close().len());
+            out.extend_from_slice(open);
             if last - first < SPLIT_FROM {
-                rows(lower, (first, last), from, to, false, &mut out)?;
-                out.extend_from_slice(b"]}");
+                rows(lower, format, (first, last), (from, to), false, &mut out)?;
+                out.extend_from_slice(format.close());
                 return Ok(out);
             }
             let written = lower.blocks_written()?;
@@ -64,12 +69,12 @@ fn blocks_json_with(
                                 return Ok(None);
                             }
                             let mut out = reserve(upper_heights.0, upper_heights.1, 0);
-                            rows(upper, upper_heights, from, to, true, &mut out)?;
+                            rows(upper, format, upper_heights, (from, to), true, &mut out)?;
                             Ok(Some(out))
                         })
                     })
                 });
-                let lower_rows = rows(lower, (first, middle), from, to, false, &mut out);
+                let lower_rows = rows(lower, format, (first, middle), (from, to), false, &mut out);
                 // A panic of the second half's thread is not expected;
                 // the first's snapshot walks it again then.
                 let upper = upper.join().unwrap_or(Ok(None));
@@ -81,18 +86,18 @@ fn blocks_json_with(
                 // The rows changed between the two snapshots: the second
                 // half comes from the first's.
                 let mut again = Vec::new();
-                rows(lower, upper_heights, from, to, true, &mut again)?;
+                rows(lower, format, upper_heights, (from, to), true, &mut again)?;
                 again
             };
-            // Each row of the second half went in after a comma: without
-            // a row before it, its first goes in without.
-            let upper = if out.len() == OPEN.len() {
-                upper.get(1..).unwrap_or_default()
+            // Each row of the second half went in after a separator:
+            // without a row before it, its first goes in without.
+            let upper = if out.len() == open.len() {
+                upper.get(format.separator().len()..).unwrap_or_default()
             } else {
                 &upper[..]
             };
             out.extend_from_slice(upper);
-            out.extend_from_slice(b"]}");
+            out.extend_from_slice(format.close());
             Ok(out)
         })
     })
@@ -105,56 +110,24 @@ fn reserve(first: u32, last: u32, more: usize) -> Vec<u8> {
     Vec::with_capacity(heights.saturating_mul(ROW_BYTES).saturating_add(more))
 }
 
-/// Appends the rows of `heights` (those whose time lies from `from` to
-/// `to`), a comma between two, and before the first with `comma_first`.
+/// Appends the rows of `heights` whose time lies within `times`, a
+/// separator between two, and before the first with `separate_first`.
 fn rows(
     store: &Store,
+    format: Format,
     heights: (u32, u32),
-    from: i64,
-    to: i64,
-    comma_first: bool,
+    (from, to): (i64, i64),
+    separate_first: bool,
     out: &mut Vec<u8>,
 ) -> Result<(), StoreError> {
-    let mut comma = comma_first;
+    let mut separate = separate_first;
     store.each_block_of(heights, from, to, |row| {
-        if comma {
-            out.push(b',');
+        if separate {
+            out.extend_from_slice(format.separator());
         }
-        comma = true;
-        write_block_row(out, row);
+        separate = true;
+        format.write(out, row);
     })
-}
-
-/// Appends `row` as JSON, byte for byte as `serde_json` writes a
-/// `BlockRow` (test `a_block_row_is_written_as_serde_writes_it`), but the
-/// fixed keys and a hexadecimal hash go in without the pass that looks
-/// for characters to escape (a hash that is not hex is escaped as any
-/// string): for a year of rows, that pass over ~6 MB of keys and hashes
-/// was a good part of the answer's time.
-fn write_block_row(out: &mut Vec<u8>, row: &BlockRow<&str>) {
-    field(out, b"{\"height\":", &row.height);
-    out.extend_from_slice(b",\"hash\":");
-    if row.hash.bytes().all(|b| b.is_ascii_hexdigit()) {
-        out.push(b'"');
-        out.extend_from_slice(row.hash.as_bytes());
-        out.push(b'"');
-    } else {
-        // A string always serialises, and a Vec takes it.
-        let _ = serde_json::to_writer(&mut *out, row.hash);
-    }
-    field(out, b",\"time\":", &row.time);
-    field(out, b",\"price\":", &row.price);
-    field(out, b",\"rough\":", &row.rough);
-    field(out, b",\"confidence\":", &row.confidence);
-    field(out, b",\"outputs\":", &row.outputs);
-    out.push(b'}');
-}
-
-/// Appends `key` (the JSON before a value) and the number `value`.
-fn field<T: serde::Serialize>(out: &mut Vec<u8>, key: &[u8], value: &T) {
-    out.extend_from_slice(key);
-    // A number always serialises, and a Vec takes it.
-    let _ = serde_json::to_writer(&mut *out, value);
 }
 
 #[cfg(test)]
@@ -195,8 +168,19 @@ mod tests {
         serde_json::to_string(&Answer { blocks }).expect("JSON")
     }
 
+    /// The CSV of the rows `st.blocks` reads, written one by one.
+    fn csv_answer(st: &Store, from: i64, to: i64) -> String {
+        let blocks = st.blocks(from, to).expect("rows");
+        String::from_utf8(Format::Csv.all(&blocks)).expect("UTF-8")
+    }
+
     fn answer(readers: &Readers, from: i64, to: i64) -> String {
-        String::from_utf8(blocks_json(readers, from, to).expect("an answer")).expect("UTF-8")
+        answer_as(readers, Format::Json, from, to)
+    }
+
+    fn answer_as(readers: &Readers, format: Format, from: i64, to: i64) -> String {
+        let answer = blocks_answer(readers, format, from, to).expect("an answer");
+        String::from_utf8(answer).expect("UTF-8")
     }
 
     #[test]
@@ -206,6 +190,10 @@ mod tests {
         let mut writer = Store::open(&path, Network::Main).expect("a history");
         let readers = Readers::new(&path);
         assert_eq!(answer(&readers, i64::MIN, i64::MAX), r#"{"blocks":[]}"#);
+        assert_eq!(
+            answer_as(&readers, Format::Csv, i64::MIN, i64::MAX),
+            "height,hash,time,price,rough,confidence,outputs\n"
+        );
         let rows = chain(3 * SPLIT_FROM);
         writer.put_blocks(&rows).expect("rows");
         let t = |i: usize| rows[i].time;
@@ -223,6 +211,11 @@ mod tests {
         ] {
             let ours = answer(&readers, from, to);
             assert_eq!(ours, serde_answer(&writer, from, to), "{from}..{to}");
+            assert_eq!(
+                answer_as(&readers, Format::Csv, from, to),
+                csv_answer(&writer, from, to),
+                "{from}..{to}"
+            );
             // And serde's answer is the rows written, all of them.
             let within: Vec<_> = rows
                 .iter()
@@ -261,7 +254,7 @@ mod tests {
             // The write lands after the first half's snapshot and before
             // the second's.
             let writer = Mutex::new(writer);
-            let ours = blocks_json_with(&readers, i64::MIN, i64::MAX, || {
+            let ours = blocks_answer_with(&readers, Format::Json, i64::MIN, i64::MAX, || {
                 let mut writer = writer.lock().expect("the writer");
                 let fork = rows[rows.len() - 100].height;
                 if remove_first {
@@ -280,42 +273,6 @@ mod tests {
             let after = answer(&readers, i64::MIN, i64::MAX);
             assert_eq!(after, serde_answer(&writer, i64::MIN, i64::MAX));
             assert_ne!(after, before);
-        }
-    }
-
-    #[test]
-    fn a_block_row_is_written_as_serde_writes_it() {
-        let hex = "00000000000000000002a7c4c1e48d76c5a37902165a270156b7a8d72728a054";
-        // A hash read from a damaged file, a number serde writes as null,
-        // and the extremes of the integers.
-        let odd = "a\"b\\c\u{1}\u{7f}é";
-        for (hash, price, confidence, height, outputs) in [
-            (
-                hex,
-                42_951.636_457_349_03,
-                0.722_926_276_879_777_3,
-                702_861,
-                3_315,
-            ),
-            (odd, f64::NAN, 1e-300, u32::MAX, i64::MIN),
-            ("", f64::INFINITY, -0.0, 0, i64::MAX),
-        ] {
-            let row = BlockRow {
-                height,
-                hash,
-                time: -1,
-                price,
-                rough: 42_880,
-                confidence,
-                outputs,
-            };
-            let mut ours = Vec::new();
-            write_block_row(&mut ours, &row);
-            let theirs = serde_json::to_vec(&row).unwrap();
-            assert_eq!(
-                String::from_utf8(ours).unwrap(),
-                String::from_utf8(theirs).unwrap()
-            );
         }
     }
 }

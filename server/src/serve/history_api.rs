@@ -12,12 +12,13 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::blocks_answer::blocks_json;
+use super::blocks_answer::blocks_answer;
 use super::http::json_response;
 use super::latest::Latest;
 use super::state::Shared;
 use crate::compare::DEFAULT_THRESHOLD;
-use crate::history::query::{blocks_csv, csv, day_span};
+use crate::history::block_text::Format;
+use crate::history::query::{csv, day_span};
 use crate::history::readers::Readers;
 use crate::history::store::{Day, Store, StoreError};
 
@@ -174,20 +175,17 @@ async fn blocks(s: Arc<Shared>, from: &str, to: &str, wants_csv: bool) -> Respon
         Ok(span) => span,
         Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
     };
-    if wants_csv {
-        let rows = match with_store(s.history.clone(), move |st| st.blocks(start, end)).await {
-            Ok(rows) => rows,
-            Err(r) => return r,
-        };
-        return (
-            [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
-            blocks_csv(&rows),
-        )
-            .into_response();
-    }
-    let body = with_readers(s.history.clone(), move |r| blocks_json(r, start, end)).await;
+    let (format, content_type) = if wants_csv {
+        (Format::Csv, "text/csv; charset=utf-8")
+    } else {
+        (Format::Json, "application/json")
+    };
+    let body = with_readers(s.history.clone(), move |r| {
+        blocks_answer(r, format, start, end)
+    })
+    .await;
     match body {
-        Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Ok(body) => ([(header::CONTENT_TYPE, content_type)], body).into_response(),
         Err(r) => r,
     }
 }
