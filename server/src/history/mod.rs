@@ -37,6 +37,8 @@ pub(crate) enum HistoryError {
     Series(series::SeriesError),
     /// The chart could not be written.
     Chart(std::path::PathBuf, std::io::Error),
+    /// The listing could not be written to stdout.
+    Output(std::io::Error),
 }
 
 impl HistoryError {
@@ -49,7 +51,8 @@ impl HistoryError {
             | Self::ChartPath(_)
             | Self::Date(_)
             | Self::Series(_)
-            | Self::Chart(..) => 2,
+            | Self::Chart(..)
+            | Self::Output(_) => 2,
             Self::Price(e) => e.exit_code(),
         }
     }
@@ -69,6 +72,7 @@ impl fmt::Display for HistoryError {
             Self::Date(e) => e.fmt(f),
             Self::Series(e) => e.fmt(f),
             Self::Chart(p, e) => write!(f, "--chart {}: {e}", p.display()),
+            Self::Output(e) => write!(f, "cannot write the listing: {e}"),
         }
     }
 }
@@ -79,7 +83,7 @@ impl std::error::Error for HistoryError {
             Self::Store(e) => Some(e),
             Self::Price(e) => Some(e),
             Self::Series(e) => Some(e),
-            Self::Chart(_, e) => Some(e),
+            Self::Chart(_, e) | Self::Output(e) => Some(e),
             Self::ChartPath(e) => Some(e),
             Self::Date(e) => Some(e),
             Self::NoDatabase(_) => None,

@@ -3,6 +3,7 @@
 //! exchange's price where one was stored).
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 
 use fiatline_adapters::{parse_dates, UtcDate};
 
@@ -37,46 +38,65 @@ pub(crate) fn run(args: &HistoryArgs) -> Result<(), HistoryError> {
         if let Some(path) = &args.chart {
             return draw(path, &[], Some(&rows), rows.len(), "block");
         }
-        if args.json {
+        let text = if args.json {
+            let mut text = String::new();
             for b in &rows {
                 // A struct of numbers and strings always serialises.
-                println!("{}", serde_json::to_string(b).unwrap_or_default());
+                text.push_str(&serde_json::to_string(b).unwrap_or_default());
+                text.push('\n');
             }
+            text.into_bytes()
         } else if args.csv {
-            // A closed stdout (`| head`) ends the listing, as for lines.
-            let _ = std::io::Write::write_all(&mut std::io::stdout(), &Format::Csv.all(&rows));
+            Format::Csv.all(&rows)
         } else {
+            let mut text = String::new();
             for b in &rows {
-                println!(
+                // Writing to a String cannot fail.
+                let _ = writeln!(
+                    text,
                     "{} {} ${}",
                     b.height,
                     UtcDate::of_unix(b.time),
                     dollars(b.price.round())
                 );
             }
-        }
-        return Ok(());
+            text.into_bytes()
+        };
+        return print(&text);
     }
     let days = store.days(from, to)?;
     if let Some(path) = &args.chart {
         return draw(path, &days, None, days.len(), "day");
     }
+    let mut text = String::new();
     if args.json {
         for d in &days {
-            println!("{}", d.report);
+            let _ = writeln!(text, "{}", d.report);
         }
     } else if args.csv {
-        print!("{}", csv(&days));
+        text = csv(&days);
     } else {
         for d in &days {
             let refined = d
                 .refined
                 .map(|r| format!(" (refined ${})", dollars(r.round())))
                 .unwrap_or_default();
-            println!("{} ${}{refined}", d.date, dollars(d.price.round()));
+            let _ = writeln!(text, "{} ${}{refined}", d.date, dollars(d.price.round()));
         }
     }
-    Ok(())
+    print(text.as_bytes())
+}
+
+/// Writes `text` to stdout. A reader that stopped reading (`| head`) ends
+/// the listing quietly; `println!` would panic there.
+///
+/// # Errors
+/// Returns [`HistoryError::Output`] when stdout cannot be written.
+fn print(text: &[u8]) -> Result<(), HistoryError> {
+    match std::io::stdout().lock().write_all(text) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(HistoryError::Output(e)),
+        _ => Ok(()),
+    }
 }
 
 /// The days as CSV: `date,time,price,refined,confidence,exchange`.

@@ -110,7 +110,7 @@ fn reserve(first: u32, last: u32, more: usize) -> Vec<u8> {
     Vec::with_capacity(heights.saturating_mul(ROW_BYTES).saturating_add(more))
 }
 
-/// Appends the rows of `heights` whose time lies within `times`, a
+/// Appends the rows of `heights` whose time lies from `from` to `to`, a
 /// separator between two, and before the first with `separate_first`.
 fn rows(
     store: &Store,
