@@ -584,6 +584,36 @@ fn assert_row_is_the_fresh_run(row: &serde_json::Value, fresh: &serde_json::Valu
     assert!(row["price"].as_f64().unwrap() > 1_000.0, "{row}");
 }
 
+/// A reader that stops reading (`| head`) ends a listing of `db` quietly,
+/// in every form, of days or blocks.
+fn lists_quietly_to_a_reader_that_stopped(db: &str) {
+    for (blocks, form) in [
+        (true, None),
+        (true, Some("--json")),
+        (true, Some("--csv")),
+        (false, None),
+    ] {
+        let mut args = vec!["history", "--db", db];
+        args.extend(blocks.then_some("--blocks"));
+        args.extend(form);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_fiatline"))
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the binary runs");
+        // Closed before the listing is written: the write meets a broken pipe.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("it ends");
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && said.is_empty(),
+            "{args:?}: {:?} {said}",
+            out.status
+        );
+    }
+}
+
 #[test]
 fn a_block_backfill_stores_each_blocks_window_as_fresh_runs_price_it() {
     let node = Node {
@@ -611,33 +641,7 @@ fn a_block_backfill_stores_each_blocks_window_as_fresh_runs_price_it() {
     ])));
     let heights: Vec<u64> = rows.iter().map(|r| r["height"].as_u64().unwrap()).collect();
     assert_eq!(heights, (840_144..=840_287).collect::<Vec<u64>>());
-    // A reader that stops reading (`| head`) ends a listing quietly, in
-    // every form, of days or blocks.
-    for (blocks, form) in [
-        (true, None),
-        (true, Some("--json")),
-        (true, Some("--csv")),
-        (false, None),
-    ] {
-        let mut args = vec!["history", "--db", db];
-        args.extend(blocks.then_some("--blocks"));
-        args.extend(form);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_fiatline"))
-            .args(&args)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("the binary runs");
-        // Closed before the listing is written: the write meets a broken pipe.
-        drop(child.stdout.take());
-        let out = child.wait_with_output().expect("it ends");
-        let said = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            out.status.success() && said.is_empty(),
-            "{args:?}: {:?} {said}",
-            out.status
-        );
-    }
+    lists_quietly_to_a_reader_that_stopped(db);
     let chain = spending_chain();
     for row in &rows {
         let h = u32::try_from(row["height"].as_u64().unwrap()).unwrap();
