@@ -9,8 +9,9 @@ use std::sync::{Mutex, PoisonError};
 
 use super::store::{Store, StoreError};
 
-/// Idle connections kept: one for each of `serve`'s two async workers'
-/// blocking reads at a time; a third reader at once opens its own.
+/// Idle connections kept: the two a long block answer reads with at once
+/// (one a half), or two requests' reads; a third reader at once opens its
+/// own and closes it after.
 const KEPT: usize = 2;
 
 /// The page cache of each kept connection, KiB: a year of block rows and
