@@ -89,14 +89,10 @@ fn blocks_answer_with(
                 rows(lower, format, upper_heights, (from, to), true, &mut again)?;
                 again
             };
-            // Each row of the second half went in after a separator:
-            // without a row before it, its first goes in without.
-            let upper = if out.len() == open.len() {
-                upper.get(format.separator().len()..).unwrap_or_default()
-            } else {
-                &upper[..]
-            };
-            out.extend_from_slice(upper);
+            // Each row of the second half went in after a separator, and
+            // the first half holds a row before them: `first`, the lowest
+            // height whose time is in the range, in the same snapshot.
+            out.extend_from_slice(&upper);
             out.extend_from_slice(format.close());
             Ok(out)
         })
